@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test suite: native tests (unit, CLI, real radiographs, flex vs wgpu), then the browser
+# tests in headless Chromium (WebGPU vs flex, NCC in wasm vs native).
+# Needs: the wasm32 target, wasm-bindgen-cli matching Cargo.lock, chromium + chromedriver,
+# a Vulkan driver for native wgpu (mesa-vulkan-drivers). `.ci/run` installs all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== native tests"
+cargo test --release
+
+echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || echo 'chromium not found'))"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
+cargo test --release --target wasm32-unknown-unknown --no-default-features --features web --test web -- --nocapture

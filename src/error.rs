@@ -1,0 +1,43 @@
+//! One error type for the whole library: every variant names the input it is about, so a
+//! message read in a terminal or a browser console says which file and what is wrong with it.
+
+use std::path::PathBuf;
+
+/// Everything cc2d can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source_name}: cannot read file: {err}")]
+    Io { source_name: String, err: std::io::Error },
+
+    #[error("{source_name}: not a supported image (PNG, JPEG, BMP or TIFF): {reason}")]
+    UnsupportedImage { source_name: String, reason: String },
+
+    #[error("{source_name}: corrupt or truncated image: {reason}")]
+    CorruptImage { source_name: String, reason: String },
+
+    #[error("{source_name}: image is {width}×{height}; sides must be between 1 and {max} pixels")]
+    ImageSize { source_name: String, width: u64, height: u64, max: u32 },
+
+    #[error("{source_name}: {count} landmarks, expected {expected}")]
+    LandmarkCount { source_name: String, count: usize, expected: usize },
+
+    #[error("{source_name}: landmark {index} ({name}) is at ({x}, {y}), {reason}")]
+    BadLandmark { source_name: String, index: usize, name: String, x: f64, y: f64, reason: String },
+
+    #[error("{source_name}: line {line}: {reason}")]
+    Parse { source_name: String, line: usize, reason: String },
+
+    #[error("{source_name}: {reason}")]
+    Dataset { source_name: String, reason: String },
+
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
+        Error::Io { source_name: path.into().display().to_string(), err }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,171 @@
+//! Radiograph decoding: PNG, JPEG, BMP and TIFF, 8- or 16-bit, grey or RGB, into one grey
+//! `f32` image with values in [0, 1]. Everything downstream sees only [`GreyImage`].
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{ImageFormat, ImageReader, Limits};
+
+use crate::error::{Error, Result};
+
+/// Largest accepted side, in pixels. Radiographs are at most a few thousand pixels a side;
+/// anything larger is almost certainly a mistake and would exhaust a browser tab's memory.
+pub const MAX_SIDE: u32 = 16_384;
+
+/// A decoded grey image, row-major, values in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GreyImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<f32>,
+}
+
+impl GreyImage {
+    pub fn new(width: u32, height: u32, pixels: Vec<f32>) -> Result<Self> {
+        if pixels.len() != width as usize * height as usize {
+            return Err(Error::Invalid(format!(
+                "image buffer holds {} values, {width}×{height} needs {}",
+                pixels.len(),
+                width as usize * height as usize
+            )));
+        }
+        check_size("image", width, height)?;
+        Ok(Self { width, height, pixels })
+    }
+
+    #[inline]
+    pub fn at(&self, x: u32, y: u32) -> f32 {
+        self.pixels[y as usize * self.width as usize + x as usize]
+    }
+}
+
+const SUPPORTED: [ImageFormat; 4] =
+    [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Tiff];
+
+fn check_size(source_name: &str, width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::ImageSize {
+            source_name: source_name.to_string(),
+            width: width.into(),
+            height: height.into(),
+            max: MAX_SIDE,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes an encoded image held in memory. `source_name` (a file name or a label) is
+/// used in error messages only.
+pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
+    let unsupported = |reason: String| Error::UnsupportedImage { source_name: source_name.into(), reason };
+    let corrupt = |e: image::ImageError| Error::CorruptImage { source_name: source_name.into(), reason: e.to_string() };
+
+    if bytes.is_empty() {
+        return Err(unsupported("the file is empty".into()));
+    }
+    let format = image::guess_format(bytes).map_err(|_| unsupported("unrecognised file signature".into()))?;
+    if !SUPPORTED.contains(&format) {
+        return Err(unsupported(format!("{format:?} is not accepted")));
+    }
+    // Read the header first so that a huge or empty image is refused before any allocation.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(corrupt)?;
+    check_size(source_name, width, height)?;
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(4 * u64::from(MAX_SIDE) * u64::from(MAX_SIDE));
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(corrupt)?;
+    let grey = decoded.to_luma32f();
+    GreyImage::new(width, height, grey.into_raw())
+}
+
+/// Reads and decodes an image file.
+pub fn load(path: &Path) -> Result<GreyImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode(&bytes, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgb};
+
+    fn encode<P: image::PixelWithColorType>(img: &ImageBuffer<P, Vec<P::Subpixel>>, format: ImageFormat) -> Vec<u8>
+    where
+        [P::Subpixel]: image::EncodableLayout,
+    {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    fn ramp8() -> ImageBuffer<Luma<u8>, Vec<u8>> {
+        ImageBuffer::from_fn(7, 5, |x, y| Luma([(x * 30 + y * 5) as u8]))
+    }
+
+    #[test]
+    fn decodes_every_supported_format_to_the_same_grey_values() {
+        let src = ramp8();
+        for format in [ImageFormat::Png, ImageFormat::Bmp, ImageFormat::Tiff] {
+            let img = decode(&encode(&src, format), "ramp").unwrap();
+            assert_eq!((img.width, img.height), (7, 5), "{format:?}");
+            for (x, y, p) in src.enumerate_pixels() {
+                assert!((img.at(x, y) - p[0] as f32 / 255.0).abs() < 1e-6, "{format:?} at {x},{y}");
+            }
+        }
+        // JPEG is lossy: close, not equal.
+        let img = decode(&encode(&src, ImageFormat::Jpeg), "ramp.jpg").unwrap();
+        assert_eq!((img.width, img.height), (7, 5));
+        assert!(img.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn sixteen_bit_and_rgb_are_normalised_to_unit_range() {
+        let deep: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(4, 3, |x, _| Luma([x as u16 * 20_000]));
+        for format in [ImageFormat::Png, ImageFormat::Tiff] {
+            let img = decode(&encode(&deep, format), "deep").unwrap();
+            assert!((img.at(3, 1) - 60_000.0 / 65_535.0).abs() < 1e-5, "{format:?}");
+        }
+        let rgb: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_pixel(3, 3, Rgb([255, 255, 255]));
+        let img = decode(&encode(&rgb, ImageFormat::Png), "white").unwrap();
+        assert!(img.pixels.iter().all(|v| (v - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn refuses_bad_files_with_the_name_and_the_problem() {
+        let msg = |r: Result<GreyImage>| r.unwrap_err().to_string();
+        let png = encode(&ramp8(), ImageFormat::Png);
+
+        let m = msg(decode(&png[..png.len() / 2], "half.png"));
+        assert!(m.starts_with("half.png: corrupt or truncated"), "{m}");
+        let m = msg(decode(b"GIF89a\x01\x00\x01\x00", "anim.gif"));
+        assert!(m.contains("anim.gif") && m.contains("not a supported image"), "{m}");
+        let m = msg(decode(b"hello, world", "notes.txt"));
+        assert!(m.contains("notes.txt") && m.contains("unrecognised"), "{m}");
+        let m = msg(decode(&[], "empty.png"));
+        assert!(m.contains("empty.png") && m.contains("empty"), "{m}");
+        let m = msg(load(Path::new("/nonexistent/x.png")));
+        assert!(m.contains("/nonexistent/x.png") && m.contains("cannot read"), "{m}");
+    }
+
+    #[test]
+    fn refuses_absurdly_large_images_from_the_header_alone() {
+        // A valid BMP header that claims 20000×20000 pixels, with no pixel data behind it:
+        // the size check must fire before anything is allocated or decoded.
+        let mut bmp = encode(&ImageBuffer::from_pixel(1, 1, Luma([0u8])), ImageFormat::Bmp);
+        bmp[18..22].copy_from_slice(&20_000i32.to_le_bytes());
+        bmp[22..26].copy_from_slice(&20_000i32.to_le_bytes());
+        let m = decode(&bmp, "huge.bmp").unwrap_err().to_string();
+        assert!(m.contains("huge.bmp") && m.contains("20000×20000"), "{m}");
+
+        bmp[18..22].copy_from_slice(&0i32.to_le_bytes());
+        let m = decode(&bmp, "flat.bmp").unwrap_err().to_string();
+        assert!(m.contains("flat.bmp") && (m.contains("0×20000") || m.contains("corrupt")), "{m}");
+
+        let m = GreyImage::new(0, 0, vec![]).unwrap_err().to_string();
+        assert!(m.contains("0×0"), "{m}");
+    }
+}

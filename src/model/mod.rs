@@ -1,0 +1,55 @@
+//! The Burn side: devices and the tensor operations the CC2D models are built from.
+//! The same code runs on every backend; the backend is chosen at run time by the `Device`.
+
+pub mod similarity;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::{Error, Result};
+use crate::preprocess::ModelImage;
+
+/// Where tensors live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// Burn's pure-Rust CPU backend (`flex`), natively and in WebAssembly.
+    Cpu,
+    /// wgpu: Vulkan/Metal/DX12 natively. (In a browser, WebGPU is set up asynchronously by
+    /// the web bindings instead.)
+    #[cfg(not(target_family = "wasm"))]
+    Wgpu,
+}
+
+impl std::str::FromStr for DeviceKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" | "flex" => Ok(Self::Cpu),
+            #[cfg(not(target_family = "wasm"))]
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            other => Err(Error::Invalid(format!("unknown device {other:?}; use cpu or wgpu"))),
+        }
+    }
+}
+
+/// Creates a native device. wgpu is initialised eagerly so that a machine without a usable
+/// adapter gets a clear error here rather than a panic in the first kernel.
+#[cfg(not(target_family = "wasm"))]
+pub fn device(kind: DeviceKind) -> Result<Device> {
+    match kind {
+        DeviceKind::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "cli")]
+        DeviceKind::Wgpu => Device::wgpu_options()
+            .init()
+            .map_err(|e| Error::Invalid(format!("no usable wgpu adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers): {e}"))),
+        #[cfg(not(feature = "cli"))]
+        DeviceKind::Wgpu => Err(Error::Invalid("this build has no wgpu support (enable the `cli` feature)".into())),
+    }
+}
+
+/// A preprocessed image as a model input: `[1, 3, H, W]`, grey replicated to three channels
+/// (the VGG-style encoders take RGB), values in [0, 1].
+pub fn image_tensor(img: &ModelImage, device: &Device) -> Tensor<4> {
+    let [w, h] = [img.image.width as usize, img.image.height as usize];
+    let grey = Tensor::<4>::from_data(TensorData::new(img.image.pixels.clone(), [1, 1, h, w]), device);
+    grey.repeat_dim(1, 3)
+}

@@ -1,0 +1,71 @@
+//! The command-line tool end to end, on a synthetic dataset made in the test.
+
+use std::path::Path;
+use std::process::Command;
+
+use image::{ImageBuffer, Luma};
+
+/// A textured image whose content is shifted by (dx, dy).
+fn write_image(path: &Path, dx: i32, dy: i32) {
+    let img: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(300, 240, |x, y| {
+        let (x, y) = ((x as i32 - dx) as f32, (y as i32 - dy) as f32);
+        let v = 0.5 + 0.2 * ((x * 0.05).sin() * (y * 0.07).cos()) + 0.2 * ((x * 0.021 + y * 0.033).sin());
+        Luma([(v * 65535.0) as u16])
+    });
+    img.save(path).unwrap();
+}
+
+fn cc2d(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cc2d")).args(args).output().unwrap()
+}
+
+#[test]
+fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
+    let dir = std::env::temp_dir().join(format!("cc2d-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shifts = [(0, 0), (12, -7), (-9, 15)];
+    let lms = [(100.0, 80.0), (200.0, 160.0)];
+    let mut csv = String::new();
+    let mut spacing = String::from("id,width,height,spacing_mm\n");
+    for (i, &(dx, dy)) in shifts.iter().enumerate() {
+        write_image(&dir.join(format!("im{i}.png")), dx, dy);
+        csv += &format!("im{i},{},{},{},{}\n", lms[0].0 + dx as f64, lms[0].1 + dy as f64, lms[1].0 + dx as f64, lms[1].1 + dy as f64);
+        spacing += &format!("im{i},300,240,0.2\n");
+    }
+    std::fs::write(dir.join("landmarks_2.csv"), csv).unwrap();
+    std::fs::write(dir.join("spacing_mm.csv"), spacing).unwrap();
+
+    let d = dir.to_str().unwrap();
+    let out_csv = dir.join("pred.csv");
+    let json = dir.join("pred.json");
+    let o = cc2d(&["baseline", "--data", d, "--split", "all", "--template-id", "im0", "-o", out_csv.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    // The template itself and two shifted copies: every landmark within 2 px (0.4 mm).
+    let row = stdout.lines().find(|l| l.starts_with("all")).expect(&stdout);
+    let mre: f64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(mre < 0.4, "{stdout}");
+    let detections: Vec<cc2d::io::landmarks::Detection> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(detections.len(), 3);
+    assert_eq!(detections[1].landmarks[0].name, "L1");
+
+    // eval reads the written CSV back and gives the same figure.
+    let o = cc2d(&["eval", out_csv.to_str().unwrap(), "--data", d]);
+    assert!(o.status.success());
+    let eval_out = String::from_utf8_lossy(&o.stdout);
+    let eval_row = eval_out.lines().find(|l| l.starts_with("all")).expect(&eval_out);
+    let eval_mre: f64 = eval_row.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert_eq!(eval_mre, mre, "baseline {row} vs eval {eval_row}");
+
+    // Bad input: clear errors naming the file.
+    std::fs::write(dir.join("bad.csv"), "id,x1,y1\nim0,1,2\nim1,1,x\n").unwrap();
+    let o = cc2d(&["eval", dir.join("bad.csv").to_str().unwrap(), "--data", d]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("bad.csv: line 3: \"x\" is not a number"), "{err}");
+    let o = cc2d(&["baseline", "--data", d, "--template-id", "nope"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no image with id \"nope\""));
+    std::fs::write(dir.join("im2.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    let o = cc2d(&["baseline", "--data", d, "--split", "all", "--template-id", "im0", "-o", out_csv.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("im2.png: corrupt or truncated"), "{err}");
+}
