@@ -1,6 +1,8 @@
 //! The Burn side: devices and the tensor operations the CC2D models are built from.
 //! The same code runs on every backend; the backend is chosen at run time by the `Device`.
 
+pub mod blocks;
+pub mod extractor;
 pub mod similarity;
 
 use burn::tensor::{Device, Tensor, TensorData};

@@ -1,0 +1,161 @@
+//! The CC2D-SSL feature extractor (paper Fig. 2 and 5): a VGG-style encoder, a U-Net
+//! decoder with skips, receptive-field blocks on the deepest levels, and a 1×1 projection
+//! to an embedding of length L at each cascade level, from 1/32 (coarse) to 1/2 (fine).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, upsample_to};
+
+/// Number of cascade levels: 1/32, 1/16, 1/8, 1/4, 1/2.
+pub const CASCADE_LEVELS: usize = 5;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct ExtractorConfig {
+    /// Encoder stage widths, full resolution to 1/16 (VGG19: 64, 128, 256, 512, 512).
+    pub encoder_widths: [usize; 5],
+    /// 3×3 convolutions per encoder stage (VGG19: 2, 2, 4, 4, 4).
+    pub encoder_depths: [usize; 5],
+    /// Decoder widths at 1/16, 1/8, 1/4, 1/2.
+    pub decoder_widths: [usize; 4],
+    /// 3×3 convolutions per decoder level.
+    #[config(default = 2)]
+    pub decoder_depth: usize,
+    /// Embedding length L.
+    #[config(default = 16)]
+    pub embedding: usize,
+    /// How many of the deepest levels get a receptive-field block.
+    #[config(default = 3)]
+    pub rfb_levels: usize,
+    /// Batch norm in the decoder and heads (the encoder is plain VGG, as in the paper).
+    #[config(default = true)]
+    pub batch_norm: bool,
+}
+
+impl ExtractorConfig {
+    /// The paper's network: VGG19 widths and depths, L = 16 (≈ 58 M parameters).
+    pub fn paper() -> Self {
+        Self::new([64, 128, 256, 512, 512], [2, 2, 4, 4, 4], [512, 256, 128, 64])
+    }
+
+    /// Sized for CPU training and a browser download (about 1.2 M parameters, ≈ 2.4 MB in
+    /// f16). Flex's convolutions cost most at full and half resolution, so the first two
+    /// stages are one narrow convolution each and the decoder narrows as it grows; the depth
+    /// is kept at 1/4…1/16 where the features that tell anatomy apart are formed. No batch
+    /// norm: training sees one image and one patch at a time, too few for stable statistics.
+    pub fn small() -> Self {
+        Self::new([16, 32, 64, 96, 128], [1, 1, 2, 2, 2], [96, 64, 32, 16]).with_decoder_depth(1).with_batch_norm(false)
+    }
+
+    pub fn init(&self, device: &Device) -> Extractor {
+        let bn = self.batch_norm;
+        let mut input = 3;
+        let encoder = (0..5)
+            .map(|s| {
+                let stage = ConvStack::new(input, self.encoder_widths[s], self.encoder_depths[s], false, device);
+                input = self.encoder_widths[s];
+                stage
+            })
+            .collect();
+        // Decoder level i joins the upsampled previous level with encoder stage 4 - i.
+        let mut previous = self.encoder_widths[4];
+        let decoder = (0..4)
+            .map(|i| {
+                let skip = self.encoder_widths[4 - i];
+                let stage = ConvStack::new(previous + skip, self.decoder_widths[i], self.decoder_depth, bn, device);
+                previous = self.decoder_widths[i];
+                stage
+            })
+            .collect();
+        let level_widths = [self.encoder_widths[4], self.decoder_widths[0], self.decoder_widths[1], self.decoder_widths[2], self.decoder_widths[3]];
+        let heads = level_widths
+            .iter()
+            .enumerate()
+            .map(|(level, &w)| EmbeddingHead {
+                rfb: (level < self.rfb_levels).then(|| ReceptiveFieldBlock::new(w, w, bn, device)),
+                project: Conv2dConfig::new([w, self.embedding], [1, 1]).init(device),
+            })
+            .collect();
+        Extractor { encoder, pool: MaxPool2dConfig::new([2, 2]).init(), decoder, heads }
+    }
+}
+
+/// One cascade level's output: receptive-field block (deep levels) then a 1×1 projection.
+#[derive(Module, Debug)]
+pub struct EmbeddingHead {
+    rfb: Option<ReceptiveFieldBlock>,
+    project: Conv2d,
+}
+
+impl EmbeddingHead {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = match &self.rfb {
+            Some(rfb) => rfb.forward(x),
+            None => x,
+        };
+        self.project.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Extractor {
+    encoder: Vec<ConvStack>,
+    pool: MaxPool2d,
+    decoder: Vec<ConvStack>,
+    heads: Vec<EmbeddingHead>,
+}
+
+impl Extractor {
+    /// `[B, 3, H, W]` (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
+    /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
+    pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut skips = Vec::with_capacity(5);
+        let mut x = image;
+        for stage in &self.encoder {
+            x = stage.forward(x);
+            skips.push(x.clone());
+            x = self.pool.forward(x);
+        }
+        let mut cascade = vec![self.heads[0].forward(x.clone())];
+        for (i, stage) in self.decoder.iter().enumerate() {
+            let skip = skips[4 - i].clone();
+            let [_, _, h, w] = skip.dims();
+            x = stage.forward(Tensor::cat(vec![upsample_to(x, [h, w]), skip], 1));
+            cascade.push(self.heads[i + 1].forward(x.clone()));
+        }
+        cascade
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_shapes(config: &ExtractorConfig, size: usize) -> usize {
+        let device = Device::flex();
+        let model = config.init(&device);
+        let cascade = model.forward(Tensor::zeros([1, 3, size, size], &device));
+        assert_eq!(cascade.len(), CASCADE_LEVELS);
+        for (level, f) in cascade.iter().enumerate() {
+            let side = size >> (5 - level);
+            assert_eq!(f.dims(), [1, config.embedding, side, side], "level {level}");
+        }
+        model.num_params()
+    }
+
+    #[test]
+    fn small_preset_shapes_at_every_level() {
+        let params = check_shapes(&ExtractorConfig::small(), 64);
+        assert!(params < 2_500_000, "{params} parameters");
+    }
+
+    #[test]
+    fn paper_preset_builds_and_runs() {
+        let params = check_shapes(&ExtractorConfig::paper(), 32);
+        // The note's ≈ 58 M for the paper's two extractors' worth of VGG19 U-Net.
+        assert!((20_000_000..70_000_000).contains(&params), "{params} parameters");
+    }
+}
