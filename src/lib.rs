@@ -9,11 +9,13 @@
 //! original pixels → [`metrics`].
 
 pub mod baseline;
+pub mod config;
 pub mod error;
 pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod ssl;
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -8,10 +8,16 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
+use cc2d::config::SslConfig;
+use cc2d::preprocess::preprocess;
+use cc2d::ssl::matching::SslMatcher;
+use cc2d::ssl::train::{RunDir, train};
+use cc2d::ssl::SslModel;
 use cc2d::io::dataset::{Dataset, Sample, data_root};
 use cc2d::io::image;
-use cc2d::io::landmarks::{Detection, Predictions, Template};
+use cc2d::io::landmarks::{Detection, Predictions, ScoredLandmark, Template};
 use cc2d::metrics::{evaluate_split, format_table};
 
 #[derive(Parser)]
@@ -29,6 +35,52 @@ enum Command {
     Eval(EvalArgs),
     /// Write the template JSON of one labelled image of a dataset.
     Template(TemplateArgs),
+    /// Train the CC2D-SSL extractor on a dataset's images (self-supervised: no labels used).
+    TrainSsl(TrainSslArgs),
+    /// CC2D-SSL matching: locate the template's landmarks in every image (pseudo-labels).
+    Match(MatchArgs),
+}
+
+#[derive(Args)]
+struct TrainSslArgs {
+    /// Dataset folder whose images are trained on.
+    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
+    data: PathBuf,
+    /// Split to train on.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Configuration preset: small or paper.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Override the preset's number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the preset's softmax temperature τ.
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Run folder: checkpoints, log.csv, curve.csv. An existing run is resumed.
+    #[arg(long, default_value = "runs/ssl-small")]
+    run: PathBuf,
+    /// Every N epochs, match this many labelled images of the split against --eval-template
+    /// and log the error to curve.csv (training labels only: the accuracy-vs-time curve).
+    #[arg(long, default_value_t = 5)]
+    eval_every: usize,
+    #[arg(long, default_value_t = 30)]
+    eval_images: usize,
+    #[arg(long, default_value = "001")]
+    eval_template: String,
+}
+
+#[derive(Args)]
+struct MatchArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// SSL weights (burnpack, f32 or f16).
+    #[arg(long, default_value = "runs/ssl-small/model.bpk")]
+    weights: PathBuf,
+    /// The configuration the weights were trained with.
+    #[arg(long, default_value = "small")]
+    preset: String,
 }
 
 /// Which images to run on, and with which template.
@@ -99,6 +151,8 @@ struct TemplateArgs {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Baseline(a) => baseline(a),
+        Command::TrainSsl(a) => train_ssl(a),
+        Command::Match(a) => match_ssl(a),
         Command::Eval(a) => eval(a),
         Command::Template(a) => {
             let t = Dataset::open(&a.data)?.template(&a.id)?;
@@ -226,4 +280,112 @@ fn print_scores(dataset: &Dataset, predictions: &Predictions, splits: &[String],
     }
     print!("{}", format_table(&rows, per_landmark.then_some(dataset.landmark_names.as_slice())));
     Ok(())
+}
+
+fn ssl_config(preset: &str, epochs: Option<usize>, temperature: Option<f64>) -> Result<SslConfig> {
+    let mut config = SslConfig::preset(preset)?;
+    if let Some(e) = epochs {
+        config.training.epochs = e;
+    }
+    if let Some(t) = temperature {
+        config.training.temperature = t;
+    }
+    Ok(config)
+}
+
+fn train_ssl(a: TrainSslArgs) -> Result<()> {
+    let config = ssl_config(&a.preset, a.epochs, a.temperature)?;
+    let dataset = Dataset::open(&a.data)?;
+    let samples = dataset.split(&a.split)?;
+    let side = config.image_size as u32;
+    let bar = progress(samples.len(), "loading");
+    let images = samples
+        .iter()
+        .map(|s| {
+            bar.inc(1);
+            Ok(preprocess(&image::load(&s.image_path)?, [side, side]).image)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    bar.finish_and_clear();
+
+    // The accuracy-vs-time curve: training labels only, never the test sets'.
+    let eval_samples: Vec<&Sample> = samples.iter().filter(|s| s.landmarks.is_some() && s.id != a.eval_template).take(a.eval_images).copied().collect();
+    let template = dataset.template(&a.eval_template).ok();
+    let template_image = template.as_ref().map(|t| image::load(Path::new(&t.image))).transpose()?;
+    let eval_queries: Vec<_> = eval_samples.iter().map(|s| image::load(&s.image_path)).collect::<cc2d::Result<_>>()?;
+    let run = RunDir(a.run.clone());
+    let curve = a.run.join("curve.csv");
+    std::fs::create_dir_all(&a.run)?;
+    if !curve.exists() {
+        std::fs::write(&curve, "epoch,seconds,images,mre_mm,sdr2,sdr4\n")?;
+    }
+
+    let t = &config.training;
+    println!("CC2D-SSL ({} preset): {} images of {}/{}, {} epochs, batch {} × {} points, τ = {}, α = {}; run folder {}",
+        a.preset, images.len(), dataset.name, a.split, t.epochs, t.batch_size, t.points_per_patch, t.temperature, t.window, a.run.display());
+    let steps = images.len().div_ceil(t.batch_size) * t.epochs;
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}").expect("valid template").progress_chars("=> "));
+    let device = Device::flex();
+    let eval_device = device.clone();
+    train(
+        &config,
+        &images,
+        &device,
+        &run,
+        |s| {
+            bar.set_position((s.epoch * s.steps_per_epoch + s.step + 1) as u64);
+            bar.set_message(format!("epoch {} loss {:.3}", s.epoch + 1, s.loss));
+        },
+        |record, model| {
+            bar.println(format!("epoch {} mean loss {:.4} lr {:e} ({:.0} s)", record.epoch, record.mean_loss, record.learning_rate, record.seconds));
+            let (Some(template), Some(template_image)) = (&template, &template_image) else { return };
+            if a.eval_every == 0 || record.epoch % a.eval_every != 0 || eval_queries.is_empty() {
+                return;
+            }
+            let result = (|| -> Result<String> {
+                let matcher = SslMatcher::new(model.clone(), config.image_size, template_image, template, &eval_device)?;
+                let mut items = Vec::new();
+                for (s, q) in eval_samples.iter().zip(&eval_queries) {
+                    let found: Vec<_> = matcher.locate(q, &eval_device)?.into_iter().map(|(p, _)| p).collect();
+                    items.push((s, found));
+                }
+                let e = cc2d::metrics::evaluate(items.iter().map(|(s, f)| (s.id.as_str(), f.as_slice(), s.landmarks.as_deref().unwrap(), s.spacing_mm.unwrap_or(0.1))))?;
+                let line = format!("{},{:.1},{},{:.4},{:.2},{:.2}\n", record.epoch, record.seconds, items.len(), e.overall.mre, e.overall.sdr[0], e.overall.sdr[3]);
+                use std::io::Write;
+                std::fs::OpenOptions::new().append(true).open(&curve)?.write_all(line.as_bytes())?;
+                Ok(format!("  matching {} training images: MRE {:.2} mm, SDR@4mm {:.1} %", items.len(), e.overall.mre, e.overall.sdr[3]))
+            })();
+            bar.println(result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
+        },
+    )?;
+    bar.finish();
+    println!("weights: {}", run.0.join("model.bpk").display());
+    Ok(())
+}
+
+fn match_ssl(a: MatchArgs) -> Result<()> {
+    let run = &a.run;
+    let config = SslConfig::preset(&a.preset)?;
+    let device = Device::flex();
+    let model = cc2d::model::weights::load(SslModel::new(&config, &device), &a.weights)?;
+    let dataset = Dataset::open(&run.data)?;
+    let template = load_template(run, &dataset)?;
+    let template_image = image::load(&template_image_path(run, &template))?;
+    let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device)?;
+    let samples = dataset.split(&run.split)?;
+    println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} images of {}/{}", a.weights.display(), template.image, template.landmarks.len(), samples.len(), dataset.name, run.split);
+    let names = template.names();
+    let start = Instant::now();
+    // One worker: flex already spreads each forward over the cores.
+    let detections = detect_all(&samples, Some(1), "match", |s| {
+        let img = image::load(&s.image_path)?;
+        let found = matcher.locate(&img, &device)?;
+        let landmarks = found.into_iter().zip(&names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
+        Ok(Detection { image: s.image_path.display().to_string(), width: img.width, height: img.height, landmarks })
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
+    let predictions = write_outputs(run, &detections, &samples)?;
+    print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
 }

@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod extractor;
 pub mod similarity;
+pub mod weights;
 
 use burn::tensor::{Device, Tensor, TensorData};
 

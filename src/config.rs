@@ -1,0 +1,88 @@
+//! Every tunable number of the method, in one place, with named presets.
+
+use burn::config::Config;
+
+use crate::error::{Error, Result};
+use crate::model::extractor::ExtractorConfig;
+
+/// Stage I, CC2D-SSL: the extractor, its input size, and how it is trained.
+#[derive(Config, Debug, PartialEq)]
+pub struct SslConfig {
+    pub extractor: ExtractorConfig,
+    /// Model input side (the image is resized anisotropically to `image_size`²).
+    #[config(default = 384)]
+    pub image_size: usize,
+    /// One network for images and patches (the 2023 code) or two (the 2021 paper).
+    #[config(default = true)]
+    pub shared_extractor: bool,
+    pub training: SslTrainingConfig,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct SslTrainingConfig {
+    /// Side of the training patch cut from the resized image.
+    #[config(default = 192)]
+    pub patch_size: usize,
+    /// Points supervised per patch. The paper uses one; several points share one forward
+    /// pass of image and patch, which multiplies the supervision per second of CPU time.
+    #[config(default = 32)]
+    pub points_per_patch: usize,
+    /// Images (each with one patch) per optimisation step.
+    #[config(default = 2)]
+    pub batch_size: usize,
+    /// Softmax temperature τ: similarities in [−1, 1] are multiplied by it.
+    #[config(default = 10.0)]
+    pub temperature: f64,
+    /// Side α of the window the non-deepest levels' softmax runs over.
+    #[config(default = 19)]
+    pub window: usize,
+    /// Points are drawn from the central fraction of the image.
+    #[config(default = 0.9)]
+    pub central_fraction: f64,
+    /// Patch rotation: uniform in ±`rotation_degrees`.
+    #[config(default = 20.0)]
+    pub rotation_degrees: f64,
+    #[config(default = 0.15)]
+    pub brightness: f64,
+    #[config(default = 0.25)]
+    pub contrast: f64,
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// The learning rate halves every this many epochs (the paper: 500 of 3500).
+    #[config(default = 500)]
+    pub halve_every_epochs: usize,
+    #[config(default = 3500)]
+    pub epochs: usize,
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl SslConfig {
+    /// A named preset: `small` (CPU training, browser download) or `paper`.
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            // What 2 CPU cores can do in about an hour (≈ 3.5 min per epoch); see README.
+            "small" => Ok(Self::new(ExtractorConfig::small(), SslTrainingConfig::new().with_epochs(24).with_halve_every_epochs(8))),
+            "paper" => Ok(Self::new(ExtractorConfig::paper(), SslTrainingConfig::new().with_points_per_patch(1).with_batch_size(8)).with_shared_extractor(false)),
+            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small or paper"))),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.training;
+        let bad = |m: String| Err(Error::Invalid(format!("SSL configuration: {m}")));
+        if self.image_size == 0 || self.image_size % 32 != 0 {
+            return bad(format!("image_size {} must be a positive multiple of 32", self.image_size));
+        }
+        if t.patch_size == 0 || t.patch_size % 32 != 0 || t.patch_size > self.image_size {
+            return bad(format!("patch_size {} must be a multiple of 32, at most image_size", t.patch_size));
+        }
+        if t.points_per_patch == 0 || t.batch_size == 0 || t.window == 0 || t.epochs == 0 || t.halve_every_epochs == 0 {
+            return bad("points_per_patch, batch_size, window, epochs and halve_every_epochs must be positive".into());
+        }
+        if !(t.central_fraction > 0.0 && t.central_fraction <= 1.0) || !(t.temperature > 0.0) {
+            return bad("central_fraction must be in (0, 1] and temperature positive".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Saving and loading weights with Burn's store (burnpack), in f16 on disk when asked:
+//! half the download, and the models lose nothing measurable at that precision.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::tensor::Bytes;
+
+use crate::error::{Error, Result};
+
+/// Metadata key saying whether the file holds f16 or f32 values.
+const PRECISION: &str = "precision";
+
+fn precision(half: bool) -> &'static str {
+    if half { "f16" } else { "f32" }
+}
+
+/// Stores `module` at `path` (f16 when `half`), with `description` (e.g. the configuration
+/// as JSON) in the file's metadata.
+pub fn save<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, description: &str) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata("cc2d", description).metadata(PRECISION, precision(half));
+    if half {
+        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    }
+    module.save_into(&mut store).map_err(|e| Error::Invalid(format!("{}: cannot save weights: {e}", path.display())))
+}
+
+/// The weights as bytes (for the browser, or to ship).
+pub fn to_bytes<M: Module + ModuleSnapshot>(module: &M, half: bool, description: &str) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None).metadata("cc2d", description).metadata(PRECISION, precision(half));
+    if half {
+        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    }
+    module.save_into(&mut store).map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
+    let bytes = store.get_bytes().map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads weights from a file into `module`, which must have been built from the same
+/// configuration; anything else is refused with what does not match.
+pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path) -> Result<M> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(module, bytes, &path.display().to_string())
+}
+
+/// [`load`] from bytes in memory.
+pub fn from_bytes<M: Module + ModuleSnapshot>(mut module: M, bytes: Vec<u8>, source_name: &str) -> Result<M> {
+    let mismatch = |what: String| Error::Invalid(format!("{source_name}: weights do not match this model's configuration: {what}"));
+    let bytes = Bytes::from_bytes_vec(bytes);
+    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone())
+        .map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
+    let half = reader.metadata().get(PRECISION).map(String::as_str) == Some("f16");
+    let mut store = BurnpackStore::from_bytes(Some(bytes)).validate(true).allow_partial(false);
+    if half {
+        // Widened to f32 on the way in.
+        store = store.with_from_adapter(HalfPrecisionAdapter::new());
+    }
+    let result = module.load_from(&mut store).map_err(|e| mismatch(e.to_string()))?;
+    let mut problems = Vec::new();
+    if !result.errors.is_empty() {
+        problems.push(format!("{} tensors of the wrong shape or type, e.g. {:?}", result.errors.len(), result.errors[0]));
+    }
+    if !result.missing.is_empty() {
+        problems.push(format!("{} tensors missing, e.g. {}", result.missing.len(), result.missing[0].0));
+    }
+    if !result.unused.is_empty() {
+        problems.push(format!("{} tensors the model does not have, e.g. {}", result.unused.len(), result.unused[0]));
+    }
+    if problems.is_empty() { Ok(module) } else { Err(mismatch(problems.join("; "))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::extractor::ExtractorConfig;
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    fn tiny(width: usize) -> ExtractorConfig {
+        ExtractorConfig::new([4, 4, width, 8, 8], [1, 1, 1, 1, 1], [8, 8, 4, 4]).with_embedding(4)
+    }
+
+    fn outputs(m: &crate::model::extractor::Extractor, x: &Tensor<4>) -> Vec<f32> {
+        m.forward(x.clone()).into_iter().flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap()).collect()
+    }
+
+    #[test]
+    fn save_then_load_gives_identical_outputs() {
+        let device = Device::flex();
+        let dir = std::env::temp_dir().join(format!("cc2d-weights-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+        let model = tiny(8).init(&device);
+        let expect = outputs(&model, &x);
+
+        let path = dir.join("f32.bpk");
+        save(&model, &path, false, "tiny").unwrap();
+        let loaded = load(tiny(8).init(&device), &path).unwrap();
+        assert_eq!(outputs(&loaded, &x), expect);
+
+        // f16 on disk: fewer bytes, outputs equal to f16 precision.
+        let half = dir.join("f16.bpk");
+        save(&model, &half, true, "tiny").unwrap();
+        let (h, f) = (std::fs::metadata(&half).unwrap().len(), std::fs::metadata(&path).unwrap().len());
+        assert!(h < f, "f16 {h} bytes vs f32 {f} bytes"); // tiny tensors: alignment dominates
+        let got = outputs(&load(tiny(8).init(&device), &half).unwrap(), &x);
+        let scale = expect.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = got.iter().zip(&expect).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= 1e-2 * scale.max(1.0), "f16 round trip moved outputs by {diff} (scale {scale})");
+
+        // In memory, as the browser loads them.
+        let bytes = to_bytes(&model, false, "tiny").unwrap();
+        assert_eq!(outputs(&from_bytes(tiny(8).init(&device), bytes, "mem").unwrap(), &x), expect);
+    }
+
+    #[test]
+    fn weights_of_another_configuration_are_refused_clearly() {
+        let device = Device::flex();
+        let dir = std::env::temp_dir().join(format!("cc2d-weights-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.bpk");
+        save(&tiny(8).init(&device), &path, true, "tiny").unwrap();
+        let e = load(tiny(16).init(&device), &path).unwrap_err().to_string();
+        assert!(e.contains("w.bpk") && e.contains("do not match this model's configuration"), "{e}");
+        let e = load(tiny(8).init(&device), &dir.join("missing.bpk")).unwrap_err().to_string();
+        assert!(e.contains("missing.bpk") && e.contains("cannot read file"), "{e}");
+        let e = from_bytes(tiny(8).init(&device), b"not a weights file".to_vec(), "upload.bin").unwrap_err().to_string();
+        assert!(e.contains("upload.bin: not a cc2d weights file"), "{e}");
+    }
+}
