@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
-use crate::io::landmarks::{Detection, Point, ScoredLandmark, Template, check_points};
+use crate::io::landmarks::{Detection, Point, ScoredLandmark, Template};
 use crate::preprocess::{Frame, resize};
 
 /// One pyramid level: the image is resized (anisotropically) to `size`×`size`.
@@ -179,14 +179,7 @@ pub struct NccMatcher {
 impl NccMatcher {
     pub fn new(template_image: &GreyImage, template: &Template, config: NccConfig) -> Result<Self> {
         config.validate()?;
-        if (template_image.width, template_image.height) != (template.width, template.height) {
-            return Err(Error::Invalid(format!(
-                "{}: template says {}×{}, image is {}×{}",
-                template.image, template.width, template.height, template_image.width, template_image.height
-            )));
-        }
-        let names: Vec<&str> = template.landmarks.iter().map(|l| l.name.as_str()).collect();
-        check_points(&template.image, &template.points(), &names, template.width, template.height)?;
+        template.check_image(template_image)?;
 
         let levels = pyramid(template_image, &config);
         let mut patches = Vec::new();

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
 use cc2d::config::SslConfig;
+use cc2d::model::{DeviceKind, device};
 use cc2d::preprocess::preprocess;
 use cc2d::ssl::matching::SslMatcher;
 use cc2d::ssl::train::{RunDir, train};
@@ -39,6 +40,20 @@ enum Command {
     TrainSsl(TrainSslArgs),
     /// CC2D-SSL matching: locate the template's landmarks in every image (pseudo-labels).
     Match(MatchArgs),
+    /// Convert trained weights to f16 for shipping (half the bytes).
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Weights to convert (e.g. a run's model.bpk).
+    #[arg(long)]
+    from: PathBuf,
+    #[arg(long)]
+    to: PathBuf,
+    /// The configuration the weights were trained with.
+    #[arg(long, default_value = "small")]
+    preset: String,
 }
 
 #[derive(Args)]
@@ -69,18 +84,24 @@ struct TrainSslArgs {
     eval_images: usize,
     #[arg(long, default_value = "001")]
     eval_template: String,
+    /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
 }
 
 #[derive(Args)]
 struct MatchArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// SSL weights (burnpack, f32 or f16).
-    #[arg(long, default_value = "runs/ssl-small/model.bpk")]
+    /// SSL weights (burnpack, f32 or f16). Default: the shipped small model.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/ssl-small.bpk"))]
     weights: PathBuf,
     /// The configuration the weights were trained with.
     #[arg(long, default_value = "small")]
     preset: String,
+    /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
 }
 
 /// Which images to run on, and with which template.
@@ -153,6 +174,13 @@ fn main() -> Result<()> {
         Command::Baseline(a) => baseline(a),
         Command::TrainSsl(a) => train_ssl(a),
         Command::Match(a) => match_ssl(a),
+        Command::Export(a) => {
+            let config = SslConfig::preset(&a.preset)?;
+            let model = cc2d::model::weights::load(SslModel::new(&config, &Device::flex()), &a.from)?;
+            cc2d::model::weights::save(&model, &a.to, true, &serde_json::to_string(&config)?)?;
+            println!("wrote {} ({} bytes, f16)", a.to.display(), std::fs::metadata(&a.to)?.len());
+            Ok(())
+        }
         Command::Eval(a) => eval(a),
         Command::Template(a) => {
             let t = Dataset::open(&a.data)?.template(&a.id)?;
@@ -326,7 +354,7 @@ fn train_ssl(a: TrainSslArgs) -> Result<()> {
     let steps = images.len().div_ceil(t.batch_size) * t.epochs;
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}").expect("valid template").progress_chars("=> "));
-    let device = Device::flex();
+    let device = device(a.device)?;
     let eval_device = device.clone();
     train(
         &config,
@@ -367,7 +395,7 @@ fn train_ssl(a: TrainSslArgs) -> Result<()> {
 fn match_ssl(a: MatchArgs) -> Result<()> {
     let run = &a.run;
     let config = SslConfig::preset(&a.preset)?;
-    let device = Device::flex();
+    let device = device(a.device)?;
     let model = cc2d::model::weights::load(SslModel::new(&config, &device), &a.weights)?;
     let dataset = Dataset::open(&run.data)?;
     let template = load_template(run, &dataset)?;

@@ -68,6 +68,17 @@ impl Template {
         self.landmarks.iter().map(|l| l.name.clone()).collect()
     }
 
+    /// Checks that `image` is the template's image (same size) and every landmark lies in it.
+    pub fn check_image(&self, image: &crate::io::image::GreyImage) -> Result<()> {
+        if (image.width, image.height) != (self.width, self.height) {
+            return Err(Error::Invalid(format!(
+                "{}: template says {}×{}, image is {}×{}",
+                self.image, self.width, self.height, image.width, image.height
+            )));
+        }
+        self.validate(&self.image)
+    }
+
     fn validate(&self, source_name: &str) -> Result<()> {
         if self.landmarks.is_empty() {
             return Err(Error::LandmarkCount { source_name: source_name.into(), count: 0, expected: 1 });

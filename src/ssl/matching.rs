@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
-use crate::io::landmarks::{Point, Template, check_points};
+use crate::io::landmarks::{Point, Template};
 use crate::model::blocks::upsample_to;
 use crate::model::image_tensor;
 use crate::model::similarity::cosine_similarity_map;
@@ -24,14 +24,7 @@ pub struct SslMatcher {
 
 impl SslMatcher {
     pub fn new(model: SslModel, image_size: usize, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Self> {
-        if (template_image.width, template_image.height) != (template.width, template.height) {
-            return Err(Error::Invalid(format!(
-                "{}: template says {}×{}, image is {}×{}",
-                template.image, template.width, template.height, template_image.width, template_image.height
-            )));
-        }
-        let names: Vec<&str> = template.landmarks.iter().map(|l| l.name.as_str()).collect();
-        check_points(&template.image, &template.points(), &names, template.width, template.height)?;
+        template.check_image(template_image)?;
         let side = image_size as u32;
         let input = preprocess(template_image, [side, side]);
         let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
