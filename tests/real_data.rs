@@ -87,8 +87,8 @@ fn metrics_agree_with_score_py() {
     let csv = dir.join("pred.csv");
     preds.write_csv(&csv).unwrap();
 
-    let score_py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/score.py");
-    let score_py = std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or(score_py);
+    // shared/tools/score.py beside shared/data (or $CC2D_SCORE_PY).
+    let score_py = std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or_else(|| data_root().join("../tools/score.py"));
     let out = Command::new("python3")
         .arg(&score_py)
         .arg(&csv)
