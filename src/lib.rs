@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod ssl;
+pub mod tpl;
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -2,6 +2,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -108,4 +109,31 @@ impl ReceptiveFieldBlock {
 /// image preprocessing).
 pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size(size))
+}
+
+/// The VGG-style encoder pass: each stage, then 2×2 max-pooling. Returns the pooled bottom
+/// (1/32) and every stage's output before pooling (the U-Net skips, full resolution to 1/16).
+pub fn vgg_encode(stages: &[ConvStack], pool: &MaxPool2d, image: Tensor<4>) -> (Tensor<4>, Vec<Tensor<4>>) {
+    let mut skips = Vec::with_capacity(stages.len());
+    let mut x = image;
+    for stage in stages {
+        x = stage.forward(x);
+        skips.push(x.clone());
+        x = pool.forward(x);
+    }
+    (x, skips)
+}
+
+/// The U-Net decoder pass: at each level, upsample ×2, join the encoder skip of that
+/// resolution, convolve. Returns every level's output, coarse to fine.
+pub fn unet_decode(stages: &[ConvStack], bottom: Tensor<4>, skips: &[Tensor<4>]) -> Vec<Tensor<4>> {
+    let mut x = bottom;
+    let mut levels = Vec::with_capacity(stages.len());
+    for (i, stage) in stages.iter().enumerate() {
+        let skip = skips[skips.len() - 1 - i].clone();
+        let [_, _, h, w] = skip.dims();
+        x = stage.forward(Tensor::cat(vec![upsample_to(x, [h, w]), skip], 1));
+        levels.push(x.clone());
+    }
+    levels
 }

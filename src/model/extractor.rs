@@ -8,7 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, upsample_to};
+use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, unet_decode, vgg_encode};
 
 /// Number of cascade levels: 1/32, 1/16, 1/8, 1/4, 1/2.
 pub const CASCADE_LEVELS: usize = 5;
@@ -112,20 +112,10 @@ impl Extractor {
     /// `[B, 3, H, W]` (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
     /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
     pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut skips = Vec::with_capacity(5);
-        let mut x = image;
-        for stage in &self.encoder {
-            x = stage.forward(x);
-            skips.push(x.clone());
-            x = self.pool.forward(x);
-        }
-        let mut cascade = vec![self.heads[0].forward(x.clone())];
-        for (i, stage) in self.decoder.iter().enumerate() {
-            let skip = skips[4 - i].clone();
-            let [_, _, h, w] = skip.dims();
-            x = stage.forward(Tensor::cat(vec![upsample_to(x, [h, w]), skip], 1));
-            cascade.push(self.heads[i + 1].forward(x.clone()));
-        }
+        let (bottom, skips) = vgg_encode(&self.encoder, &self.pool, image);
+        let mut cascade = vec![self.heads[0].forward(bottom.clone())];
+        let levels = unet_decode(&self.decoder, bottom, &skips);
+        cascade.extend(levels.into_iter().zip(&self.heads[1..]).map(|(x, head)| head.forward(x)));
         cascade
     }
 }

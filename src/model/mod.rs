@@ -2,6 +2,7 @@
 //! The same code runs on every backend; the backend is chosen at run time by the `Device`.
 
 pub mod blocks;
+pub mod detector;
 pub mod extractor;
 pub mod similarity;
 pub mod weights;

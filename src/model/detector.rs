@@ -1,0 +1,128 @@
+//! The CC2D-TPL detector (paper Fig. 3): a U-Net with a VGG-style encoder and, per landmark,
+//! three output maps: a heatmap (logits) and x/y offsets to the landmark in units of R.
+//!
+//! The maps need not be full resolution: each output pixel's offset points at the landmark
+//! with sub-pixel precision, so the small preset stops the decoder at 1/4 and skips the
+//! costliest full-resolution layers.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::model::blocks::{ConvStack, unet_decode, vgg_encode};
+
+#[derive(Config, Debug, PartialEq)]
+pub struct DetectorConfig {
+    /// Number of landmarks K (from the template).
+    pub landmarks: usize,
+    /// Encoder stage widths, full resolution to 1/16 (VGG19: 64, 128, 256, 512, 512).
+    pub encoder_widths: [usize; 5],
+    pub encoder_depths: [usize; 5],
+    /// Decoder widths from 1/16 upwards; their number sets the output stride
+    /// (3 levels: 1/4; 5 levels: full resolution).
+    pub decoder_widths: Vec<usize>,
+    #[config(default = 2)]
+    pub decoder_depth: usize,
+    #[config(default = true)]
+    pub batch_norm: bool,
+}
+
+impl DetectorConfig {
+    /// The paper's multi-task U-Net: VGG19 encoder, decoder to full resolution.
+    pub fn paper(landmarks: usize) -> Self {
+        Self::new(landmarks, [64, 128, 256, 512, 512], [2, 2, 4, 4, 4], vec![512, 256, 128, 64, 64])
+    }
+
+    /// For CPUs and browsers: the small extractor's encoder (so it can start from the SSL
+    /// weights), decoder to 1/4 (96×96 maps at 384): no full- or half-resolution layers
+    /// beyond the first two single convolutions.
+    pub fn small(landmarks: usize) -> Self {
+        Self::new(landmarks, [16, 32, 64, 96, 128], [1, 1, 2, 2, 2], vec![96, 64, 48]).with_decoder_depth(1)
+    }
+
+    /// Model pixels per output pixel.
+    pub fn output_stride(&self) -> usize {
+        32 >> self.decoder_widths.len()
+    }
+
+    pub fn init(&self, device: &Device) -> Detector {
+        let mut input = 3;
+        let encoder = (0..5)
+            .map(|s| {
+                let stage = ConvStack::new(input, self.encoder_widths[s], self.encoder_depths[s], false, device);
+                input = self.encoder_widths[s];
+                stage
+            })
+            .collect();
+        let mut previous = self.encoder_widths[4];
+        let decoder = self
+            .decoder_widths
+            .iter()
+            .enumerate()
+            .map(|(i, &width)| {
+                let stage = ConvStack::new(previous + self.encoder_widths[4 - i], width, self.decoder_depth, self.batch_norm, device);
+                previous = width;
+                stage
+            })
+            .collect();
+        let head = Conv2dConfig::new([previous, 3 * self.landmarks], [1, 1]).init(device);
+        Detector { encoder, pool: MaxPool2dConfig::new([2, 2]).init(), decoder, head, landmarks: self.landmarks }
+    }
+}
+
+/// The detector's raw outputs at the output stride.
+pub struct DetectorOutput {
+    /// `[B, K, h, w]` logits (sigmoid gives the heatmap).
+    pub heatmap_logits: Tensor<4>,
+    /// `[B, K, h, w]` each: offset from the pixel to the landmark, in units of R.
+    pub offset_x: Tensor<4>,
+    pub offset_y: Tensor<4>,
+}
+
+#[derive(Module, Debug)]
+pub struct Detector {
+    encoder: Vec<ConvStack>,
+    pool: MaxPool2d,
+    decoder: Vec<ConvStack>,
+    head: Conv2d,
+    landmarks: usize,
+}
+
+impl Detector {
+    pub fn forward(&self, image: Tensor<4>) -> DetectorOutput {
+        let (bottom, skips) = vgg_encode(&self.encoder, &self.pool, image);
+        let top = unet_decode(&self.decoder, bottom, &skips).pop().expect("at least one decoder level");
+        let maps = self.head.forward(top);
+        let [b, _, h, w] = maps.dims();
+        let k = self.landmarks;
+        DetectorOutput {
+            heatmap_logits: maps.clone().slice([0..b, 0..k, 0..h, 0..w]),
+            offset_x: maps.clone().slice([0..b, k..2 * k, 0..h, 0..w]),
+            offset_y: maps.slice([0..b, 2 * k..3 * k, 0..h, 0..w]),
+        }
+    }
+
+    pub fn landmarks(&self) -> usize {
+        self.landmarks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_maps_have_the_configured_stride_and_landmark_count() {
+        let device = Device::flex();
+        for (config, stride) in [(DetectorConfig::small(19), 4), (DetectorConfig::paper(7), 1)] {
+            assert_eq!(config.output_stride(), stride);
+            let out = config.init(&device).forward(Tensor::zeros([1, 3, 64, 64], &device));
+            let side = 64 / stride;
+            for m in [&out.heatmap_logits, &out.offset_x, &out.offset_y] {
+                assert_eq!(m.dims(), [1, config.landmarks, side, side]);
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Stage II of CC2D: the detector trained on the SSL stage's pseudo-labels. `targets` makes
+//! its training targets; `voting` turns its output maps back into landmarks.
+
+pub mod targets;
+pub mod voting;

@@ -1,0 +1,82 @@
+//! From the detector's maps to landmarks (paper §2.2, test phase): every pixel whose heatmap
+//! is at least the threshold votes for pixel + offset·R; the most-voted model pixel wins and
+//! is refined to the mean of its votes. The confidence is the heatmap's peak probability.
+
+use crate::io::landmarks::Point;
+use crate::tpl::targets::output_pixel_centre;
+
+/// Heatmap probability at or above which a pixel votes (the paper: 0.5).
+pub const VOTE_THRESHOLD: f32 = 0.5;
+
+/// One landmark's maps (`[h, w]` row-major: heatmap probabilities, offsets in units of R) →
+/// position in model pixels (`model` = [height, width]) and confidence in [0, 1].
+pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2], stride: usize, radius: f64, model: [usize; 2]) -> (Point, f64) {
+    let [h, w] = size;
+    let [mh, mw] = model;
+    let peak = heatmap.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    // No pixel confident enough: those as confident as the peak vote instead.
+    let threshold = VOTE_THRESHOLD.min(peak.1);
+    let mut counts = vec![0u32; mh * mw];
+    let mut sums = vec![(0f64, 0f64); mh * mw];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if heatmap[i] < threshold {
+                continue;
+            }
+            let vx = output_pixel_centre(x, stride) + f64::from(offset_x[i]) * radius;
+            let vy = output_pixel_centre(y, stride) + f64::from(offset_y[i]) * radius;
+            let (cx, cy) = (vx.round().clamp(0.0, (mw - 1) as f64) as usize, vy.round().clamp(0.0, (mh - 1) as f64) as usize);
+            counts[cy * mw + cx] += 1;
+            let s = &mut sums[cy * mw + cx];
+            s.0 += vx;
+            s.1 += vy;
+        }
+    }
+    let (best, n) = counts.iter().enumerate().fold((0, 0), |b, (i, &c)| if c > b.1 { (i, c) } else { b });
+    let position = if n > 0 {
+        Point::new(sums[best].0 / f64::from(n), sums[best].1 / f64::from(n))
+    } else {
+        Point::new(output_pixel_centre(peak.0 % w, stride), output_pixel_centre(peak.0 / w, stride))
+    };
+    (position, f64::from(peak.1.clamp(0.0, 1.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tpl::targets::disk_targets;
+
+    #[test]
+    fn voting_recovers_planted_landmarks_exactly() {
+        let (side, stride, r) = (24usize, 4usize, 19.0);
+        let landmarks = [Point::new(37.25, 61.5), Point::new(2.0, 93.0)];
+        let t = disk_targets(&landmarks, [side, side], stride, r);
+        let n = side * side;
+        for (k, l) in landmarks.iter().enumerate() {
+            let part = |v: &[f32]| v[k * n..(k + 1) * n].to_vec();
+            let (p, confidence) = vote(&part(&t.heatmap), &part(&t.offset_x), &part(&t.offset_y), [side, side], stride, r, [96, 96]);
+            assert!((p.x - l.x).abs() < 1e-5 && (p.y - l.y).abs() < 1e-5, "{p:?} vs {l:?}");
+            assert_eq!(confidence, 1.0);
+        }
+    }
+
+    #[test]
+    fn outvoted_noise_does_not_move_the_answer_and_a_faint_map_still_answers() {
+        let (side, stride, r) = (24usize, 4usize, 19.0);
+        let l = Point::new(50.0, 40.0);
+        let mut t = disk_targets(&[l], [side, side], stride, r);
+        // Three confident pixels far away voting for a wrong place.
+        for i in [3, 4, 5] {
+            t.heatmap[i] = 0.9;
+            t.offset_x[i] = 0.0;
+            t.offset_y[i] = 0.0;
+        }
+        let (p, _) = vote(&t.heatmap, &t.offset_x, &t.offset_y, [side, side], stride, r, [96, 96]);
+        assert!(p.distance(l) < 1e-5);
+        // Nothing above the threshold: the pixels at the peak level vote.
+        let faint: Vec<f32> = t.heatmap.iter().map(|v| v * 0.3).collect();
+        let (p, c) = vote(&faint, &t.offset_x, &t.offset_y, [side, side], stride, r, [96, 96]);
+        assert!(p.distance(l) < 1e-5 && (c - 0.3).abs() < 1e-6, "{p:?} {c}");
+    }
+}
