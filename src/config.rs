@@ -3,6 +3,7 @@
 use burn::config::Config;
 
 use crate::error::{Error, Result};
+use crate::model::detector::DetectorConfig;
 use crate::model::extractor::ExtractorConfig;
 
 /// Stage I, CC2D-SSL: the extractor, its input size, and how it is trained.
@@ -84,5 +85,51 @@ impl SslConfig {
             return bad("central_fraction must be in (0, 1] and temperature positive".into());
         }
         Ok(())
+    }
+}
+
+/// Stage II, CC2D-TPL: the detector and how it is trained on pseudo-labels.
+#[derive(Config, Debug, PartialEq)]
+pub struct TplConfig {
+    pub detector: DetectorConfig,
+    #[config(default = 384)]
+    pub image_size: usize,
+    /// Disk radius R, model pixels (the authors' code: 19 at 384, 5 % of the side).
+    #[config(default = 19.0)]
+    pub radius: f64,
+    /// Weight of disk pixels in the heatmap BCE.
+    #[config(default = 10.0)]
+    pub positive_weight: f64,
+    /// Pseudo-labelled images per step; the labelled template joins every batch.
+    #[config(default = 3)]
+    pub batch_size: usize,
+    #[config(default = 3e-4)]
+    pub learning_rate: f64,
+    #[config(default = 300)]
+    pub epochs: usize,
+    /// Augmentation that moves the landmarks with the image: rotation (degrees), scale and
+    /// translation (fractions of the side), and brightness/contrast jitter.
+    #[config(default = 10.0)]
+    pub rotation_degrees: f64,
+    #[config(default = 0.1)]
+    pub scale: f64,
+    #[config(default = 0.05)]
+    pub translation: f64,
+    #[config(default = 0.15)]
+    pub brightness: f64,
+    #[config(default = 0.25)]
+    pub contrast: f64,
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl TplConfig {
+    /// A named preset for `landmarks` landmarks: `small` or `paper`.
+    pub fn preset(name: &str, landmarks: usize) -> Result<Self> {
+        match name {
+            "small" => Ok(Self::new(DetectorConfig::small(landmarks)).with_epochs(40)),
+            "paper" => Ok(Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15)),
+            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small or paper"))),
+        }
     }
 }

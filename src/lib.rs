@@ -17,6 +17,7 @@ pub mod model;
 pub mod preprocess;
 pub mod ssl;
 pub mod tpl;
+pub mod training;
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -54,6 +54,18 @@ pub fn resize(img: &GreyImage, width: u32, height: u32) -> GreyImage {
     GreyImage { width, height, pixels: out.into_raw() }
 }
 
+/// The value at a continuous position (pixel centres at integers), bilinear, edges clamped.
+pub fn sample_bilinear(img: &GreyImage, x: f64, y: f64) -> f32 {
+    let (w, h) = (i64::from(img.width), i64::from(img.height));
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
+    let at = |xi: i64, yi: i64| img.pixels[(yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)) as usize];
+    let (x0, y0) = (x0 as i64, y0 as i64);
+    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+    let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
 /// An image resized for a model, with the frame that maps its pixels back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelImage {

@@ -19,21 +19,31 @@ fn cc2d(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cc2d")).args(args).output().unwrap()
 }
 
-#[test]
-fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
-    let dir = std::env::temp_dir().join(format!("cc2d-cli-{}", std::process::id()));
+/// A hand10-style dataset in a new folder: shifted copies of one texture, two landmarks
+/// (or `extra` more) that move with it, 0.2 mm per pixel.
+fn synthetic_dataset(name: &str, shifts: &[(i32, i32)], extra: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cc2d-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let shifts = [(0, 0), (12, -7), (-9, 15)];
-    let lms = [(100.0, 80.0), (200.0, 160.0)];
+    let lms: Vec<(f64, f64)> = [(100.0, 80.0), (200.0, 160.0)].into_iter().chain((0..extra).map(|i| (50.0 + 30.0 * i as f64, 200.0))).collect();
     let mut csv = String::new();
     let mut spacing = String::from("id,width,height,spacing_mm\n");
     for (i, &(dx, dy)) in shifts.iter().enumerate() {
         write_image(&dir.join(format!("im{i}.png")), dx, dy);
-        csv += &format!("im{i},{},{},{},{}\n", lms[0].0 + dx as f64, lms[0].1 + dy as f64, lms[1].0 + dx as f64, lms[1].1 + dy as f64);
+        csv += &format!("im{i}");
+        for (x, y) in &lms {
+            csv += &format!(",{},{}", x + dx as f64, y + dy as f64);
+        }
+        csv += "\n";
         spacing += &format!("im{i},300,240,0.2\n");
     }
-    std::fs::write(dir.join("landmarks_2.csv"), csv).unwrap();
+    std::fs::write(dir.join(format!("landmarks_{}.csv", lms.len())), csv).unwrap();
     std::fs::write(dir.join("spacing_mm.csv"), spacing).unwrap();
+    dir
+}
+
+#[test]
+fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
+    let dir = synthetic_dataset("ncc", &[(0, 0), (12, -7), (-9, 15)], 0);
 
     let d = dir.to_str().unwrap();
     let out_csv = dir.join("pred.csv");
@@ -68,4 +78,35 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
     let o = cc2d(&["baseline", "--data", d, "--split", "all", "--template-id", "im0", "-o", out_csv.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("im2.png: corrupt or truncated"), "{err}");
+}
+
+/// The whole one-shot path through the CLI, briefly: SSL training and matching (whose
+/// output serves as pseudo-labels), detector training and detection; weights for another
+/// landmark count are refused with the counts named.
+#[test]
+fn ssl_and_tpl_commands_run_end_to_end() {
+    let dir = synthetic_dataset("cc2d", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let d = dir.to_str().unwrap();
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = ok(cc2d(&["train-ssl", "--data", d, "--split", "all", "--epochs", "1", "--run", &path("ssl"), "--eval-every", "1", "--eval-images", "2", "--eval-template", "im0"]));
+    assert!(out.contains("epoch 1 mean loss") && out.contains("2 training images: MRE"), "{out}");
+    assert_eq!(std::fs::read_to_string(path("ssl/log.csv")).unwrap().lines().count(), 2);
+    let out = ok(cc2d(&["match", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("ssl/model.bpk"), "-o", &path("pseudo.csv")]));
+    assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
+
+    let out = ok(cc2d(&["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "1", "--run", &path("tpl"), "--ssl-weights", &path("ssl/model.bpk"), "--eval-every", "1", "--eval-images", "2"]));
+    assert!(out.contains("2 pseudo-labelled images") && out.contains("epoch 1 mean loss"), "{out}");
+    let out = ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk"), "-o", &path("det.csv"), "--json", &path("det.json")]));
+    assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
+    let detections: Vec<cc2d::io::landmarks::Detection> = serde_json::from_str(&std::fs::read_to_string(path("det.json")).unwrap()).unwrap();
+    assert!(detections.iter().all(|d| d.landmarks.len() == 2 && d.landmarks.iter().all(|l| (0.0..=1.0).contains(&l.score))));
+
+    let three = synthetic_dataset("three", &[(0, 0), (5, 5)], 1);
+    let o = cc2d(&["detect", "--data", three.to_str().unwrap(), "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("weights trained for 2 landmarks") && err.contains("3 landmarks"), "{err}");
 }

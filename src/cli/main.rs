@@ -10,11 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
-use cc2d::config::SslConfig;
+use cc2d::config::{SslConfig, TplConfig};
+use cc2d::tpl::detect::TplDetector;
+use cc2d::tpl::train::LabelledImage;
 use cc2d::model::{DeviceKind, device};
 use cc2d::preprocess::preprocess;
 use cc2d::ssl::matching::SslMatcher;
-use cc2d::ssl::train::{RunDir, train};
+use cc2d::ssl::train::train;
+use cc2d::training::RunDir;
 use cc2d::ssl::SslModel;
 use cc2d::io::dataset::{Dataset, Sample, data_root};
 use cc2d::io::image;
@@ -40,8 +43,56 @@ enum Command {
     TrainSsl(TrainSslArgs),
     /// CC2D-SSL matching: locate the template's landmarks in every image (pseudo-labels).
     Match(MatchArgs),
+    /// Train the CC2D-TPL detector on SSL pseudo-labels plus the labelled template.
+    TrainTpl(TrainTplArgs),
+    /// Detect landmarks with a trained TPL detector.
+    Detect(DetectArgs),
     /// Convert trained weights to f16 for shipping (half the bytes).
     Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct TrainTplArgs {
+    /// Pseudo-labels CSV (`cc2d match --split train -o pseudo-labels.csv`).
+    #[arg(long)]
+    pseudo_labels: PathBuf,
+    /// Dataset folder holding the pseudo-labelled images and the template image.
+    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
+    data: PathBuf,
+    /// Id of the labelled template image (its true landmarks join every batch).
+    #[arg(long, default_value = "001")]
+    template_id: String,
+    #[arg(long, default_value = "small")]
+    preset: String,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Initialise the encoder from these SSL weights (the small presets share a layout).
+    #[arg(long)]
+    ssl_weights: Option<PathBuf>,
+    #[arg(long, default_value = "runs/tpl-small")]
+    run: PathBuf,
+    /// Every N epochs, detect on this many labelled training images and log the error to
+    /// curve.csv (training labels only).
+    #[arg(long, default_value_t = 5)]
+    eval_every: usize,
+    #[arg(long, default_value_t = 30)]
+    eval_images: usize,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+#[derive(Args)]
+struct DetectArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Detector weights (burnpack, f32 or f16).
+    #[arg(long, default_value = "runs/tpl-small/model.bpk")]
+    weights: PathBuf,
+    /// The configuration the weights were trained with, when the file does not record it.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
 }
 
 #[derive(Args)]
@@ -174,6 +225,8 @@ fn main() -> Result<()> {
         Command::Baseline(a) => baseline(a),
         Command::TrainSsl(a) => train_ssl(a),
         Command::Match(a) => match_ssl(a),
+        Command::TrainTpl(a) => train_tpl(a),
+        Command::Detect(a) => detect(a),
         Command::Export(a) => {
             let config = SslConfig::preset(&a.preset)?;
             let model = cc2d::model::weights::load(SslModel::new(&config, &Device::flex()), &a.from)?;
@@ -337,16 +390,10 @@ fn train_ssl(a: TrainSslArgs) -> Result<()> {
     bar.finish_and_clear();
 
     // The accuracy-vs-time curve: training labels only, never the test sets'.
-    let eval_samples: Vec<&Sample> = samples.iter().filter(|s| s.landmarks.is_some() && s.id != a.eval_template).take(a.eval_images).copied().collect();
     let template = dataset.template(&a.eval_template).ok();
     let template_image = template.as_ref().map(|t| image::load(Path::new(&t.image))).transpose()?;
-    let eval_queries: Vec<_> = eval_samples.iter().map(|s| image::load(&s.image_path)).collect::<cc2d::Result<_>>()?;
+    let (eval_samples, eval_queries, curve) = curve_set(&samples, &a.eval_template, a.eval_images, &a.run)?;
     let run = RunDir(a.run.clone());
-    let curve = a.run.join("curve.csv");
-    std::fs::create_dir_all(&a.run)?;
-    if !curve.exists() {
-        std::fs::write(&curve, "epoch,seconds,images,mre_mm,sdr2,sdr4\n")?;
-    }
 
     let t = &config.training;
     println!("CC2D-SSL ({} preset): {} images of {}/{}, {} epochs, batch {} × {} points, τ = {}, α = {}; run folder {}",
@@ -366,25 +413,15 @@ fn train_ssl(a: TrainSslArgs) -> Result<()> {
             bar.set_message(format!("epoch {} loss {:.3}", s.epoch + 1, s.loss));
         },
         |record, model| {
-            bar.println(format!("epoch {} mean loss {:.4} lr {:e} ({:.0} s)", record.epoch, record.mean_loss, record.learning_rate, record.seconds));
+            say(&bar, format!("epoch {} mean loss {:.4} lr {:e} ({:.0} s)", record.epoch, record.mean_loss, record.learning_rate, record.seconds));
             let (Some(template), Some(template_image)) = (&template, &template_image) else { return };
             if a.eval_every == 0 || record.epoch % a.eval_every != 0 || eval_queries.is_empty() {
                 return;
             }
-            let result = (|| -> Result<String> {
-                let matcher = SslMatcher::new(model.clone(), config.image_size, template_image, template, &eval_device)?;
-                let mut items = Vec::new();
-                for (s, q) in eval_samples.iter().zip(&eval_queries) {
-                    let found: Vec<_> = matcher.locate(q, &eval_device)?.into_iter().map(|(p, _)| p).collect();
-                    items.push((s, found));
-                }
-                let e = cc2d::metrics::evaluate(items.iter().map(|(s, f)| (s.id.as_str(), f.as_slice(), s.landmarks.as_deref().unwrap(), s.spacing_mm.unwrap_or(0.1))))?;
-                let line = format!("{},{:.1},{},{:.4},{:.2},{:.2}\n", record.epoch, record.seconds, items.len(), e.overall.mre, e.overall.sdr[0], e.overall.sdr[3]);
-                use std::io::Write;
-                std::fs::OpenOptions::new().append(true).open(&curve)?.write_all(line.as_bytes())?;
-                Ok(format!("  matching {} training images: MRE {:.2} mm, SDR@4mm {:.1} %", items.len(), e.overall.mre, e.overall.sdr[3]))
-            })();
-            bar.println(result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
+            let result = SslMatcher::new(model.clone(), config.image_size, template_image, template, &eval_device)
+                .map_err(Into::into)
+                .and_then(|m| log_curve(&curve, record, &eval_samples, &eval_queries, |q| m.locate(q, &eval_device)));
+            say(&bar, result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
         },
     )?;
     bar.finish();
@@ -416,4 +453,134 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
     let predictions = write_outputs(run, &detections, &samples)?;
     print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
+}
+
+/// Labelled training images (never the template) for the accuracy-vs-time curve, decoded
+/// once, and the curve file in the run folder.
+fn curve_set<'a>(samples: &[&'a Sample], template_id: &str, count: usize, run: &Path) -> Result<(Vec<&'a Sample>, Vec<image::GreyImage>, PathBuf)> {
+    let chosen: Vec<&Sample> = samples.iter().filter(|s| s.landmarks.is_some() && s.id != template_id).take(count).copied().collect();
+    let images = chosen.iter().map(|s| image::load(&s.image_path)).collect::<cc2d::Result<_>>()?;
+    std::fs::create_dir_all(run)?;
+    let curve = run.join("curve.csv");
+    if !curve.exists() {
+        std::fs::write(&curve, "epoch,seconds,images,mre_mm,sdr2,sdr4\n")?;
+    }
+    Ok((chosen, images, curve))
+}
+
+/// Scores `locate` on the curve images against their labels and appends a line to the curve.
+fn log_curve(
+    curve: &Path,
+    record: &cc2d::training::EpochRecord,
+    samples: &[&Sample],
+    images: &[image::GreyImage],
+    locate: impl Fn(&image::GreyImage) -> cc2d::Result<Vec<(cc2d::io::landmarks::Point, f64)>>,
+) -> Result<String> {
+    let found = images.iter().map(|q| Ok(locate(q)?.into_iter().map(|(p, _)| p).collect::<Vec<_>>())).collect::<cc2d::Result<Vec<_>>>()?;
+    let e = cc2d::metrics::evaluate(samples.iter().zip(&found).map(|(s, f)| (s.id.as_str(), f.as_slice(), s.landmarks.as_deref().unwrap(), s.spacing_mm.unwrap_or(0.1))))?;
+    let line = format!("{},{:.1},{},{:.4},{:.2},{:.2}\n", record.epoch, record.seconds, samples.len(), e.overall.mre, e.overall.sdr[0], e.overall.sdr[3]);
+    cc2d::training::append(curve, &line)?;
+    Ok(format!("  {} training images: MRE {:.2} mm, SDR@4mm {:.1} %", samples.len(), e.overall.mre, e.overall.sdr[3]))
+}
+
+fn train_tpl(a: TrainTplArgs) -> Result<()> {
+    let dataset = Dataset::open(&a.data)?;
+    let template = dataset.template(&a.template_id)?;
+    let k = template.landmarks.len();
+    let mut config = TplConfig::preset(&a.preset, k)?;
+    if let Some(e) = a.epochs {
+        config.epochs = e;
+    }
+    let side = config.image_size as u32;
+    let to_model = |path: &Path, points: &[cc2d::io::landmarks::Point]| -> Result<LabelledImage> {
+        let input = preprocess(&image::load(path)?, [side, side]);
+        let landmarks = points.iter().map(|&p| input.frame.to_model(p)).collect();
+        Ok(LabelledImage { image: input.image, landmarks })
+    };
+    let pseudo = Predictions::read_csv(&a.pseudo_labels)?;
+    let bar = progress(pseudo.rows.len(), "loading");
+    let mut images = Vec::new();
+    for (id, points) in &pseudo.rows {
+        bar.inc(1);
+        if points.len() != k {
+            bail!("{}: image {id} has {} pseudo-labels, the template {k} landmarks", a.pseudo_labels.display(), points.len());
+        }
+        let sample = dataset.sample(id)?;
+        // The template joins every batch with its true landmarks instead.
+        if sample.id != a.template_id {
+            images.push(to_model(&sample.image_path, points)?);
+        }
+    }
+    bar.finish_and_clear();
+    let template_labelled = to_model(Path::new(&template.image), &template.points())?;
+    let device = device(a.device)?;
+    let encoder = match &a.ssl_weights {
+        Some(path) => {
+            let ssl = SslConfig::preset(&a.preset)?;
+            if ssl.extractor.encoder_widths != config.detector.encoder_widths || ssl.extractor.encoder_depths != config.detector.encoder_depths {
+                bail!("the {} SSL extractor's encoder differs from the detector's: cannot initialise from it", a.preset);
+            }
+            Some(cc2d::model::weights::load(SslModel::new(&ssl, &device), path)?.image_encoder())
+        }
+        None => None,
+    };
+    let samples = dataset.split("train").unwrap_or_else(|_| dataset.samples.iter().collect());
+    let (eval_samples, eval_queries, curve) = curve_set(&samples, &a.template_id, a.eval_images, &a.run)?;
+    println!("CC2D-TPL ({} preset): {} pseudo-labelled images + template {}, {} epochs, batch {} + 1, R = {}, encoder from {}; run folder {}",
+        a.preset, images.len(), a.template_id, config.epochs, config.batch_size, config.radius,
+        a.ssl_weights.as_ref().map_or("scratch".into(), |p| p.display().to_string()), a.run.display());
+    let steps = images.len().div_ceil(config.batch_size) * config.epochs;
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}").expect("valid template").progress_chars("=> "));
+    let eval_device = device.clone();
+    cc2d::tpl::train::train(
+        &config,
+        &images,
+        &template_labelled,
+        encoder,
+        &device,
+        &RunDir(a.run.clone()),
+        |s| {
+            bar.set_position((s.epoch * s.steps_per_epoch + s.step + 1) as u64);
+            bar.set_message(format!("epoch {} loss {:.3}", s.epoch + 1, s.loss));
+        },
+        |record, model| {
+            say(&bar, format!("epoch {} mean loss {:.4} ({:.0} s)", record.epoch, record.mean_loss, record.seconds));
+            if a.eval_every == 0 || record.epoch % a.eval_every != 0 || eval_queries.is_empty() {
+                return;
+            }
+            let detector = TplDetector::new(model.clone(), config.clone());
+            let result = log_curve(&curve, record, &eval_samples, &eval_queries, |q| detector.locate(q, &eval_device));
+            say(&bar, result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
+        },
+    )?;
+    bar.finish();
+    println!("weights: {}", a.run.join("model.bpk").display());
+    Ok(())
+}
+
+fn detect(a: DetectArgs) -> Result<()> {
+    let run = &a.run;
+    let dataset = Dataset::open(&run.data)?;
+    let template = load_template(run, &dataset)?;
+    let device = device(a.device)?;
+    let detector = TplDetector::load(&a.weights, &a.preset, template.landmarks.len(), &device)?;
+    let samples = dataset.split(&run.split)?;
+    println!("CC2D-TPL detection: weights {}, {} landmarks ({}), {} images of {}/{}", a.weights.display(), template.landmarks.len(), template.image, samples.len(), dataset.name, run.split);
+    let names = template.names();
+    let start = Instant::now();
+    let detections = detect_all(&samples, Some(1), "detect", |s| {
+        let img = image::load(&s.image_path)?;
+        let landmarks = detector.locate(&img, &device)?.into_iter().zip(&names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
+        Ok(Detection { image: s.image_path.display().to_string(), width: img.width, height: img.height, landmarks })
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
+    let predictions = write_outputs(run, &detections, &samples)?;
+    print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
+}
+
+/// Prints a line above a progress bar (or plainly when output is not a terminal).
+fn say(bar: &ProgressBar, line: String) {
+    bar.suspend(|| println!("{line}"));
 }

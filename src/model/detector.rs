@@ -107,6 +107,13 @@ impl Detector {
     pub fn landmarks(&self) -> usize {
         self.landmarks
     }
+
+    /// Starts from another network's encoder (the trained SSL extractor's, instead of the
+    /// paper's ImageNet VGG19, which we cannot get). The encoders' layouts must match.
+    pub fn with_encoder(mut self, encoder: Vec<ConvStack>) -> Self {
+        self.encoder = encoder;
+        self
+    }
 }
 
 #[cfg(test)]

@@ -109,6 +109,11 @@ pub struct Extractor {
 }
 
 impl Extractor {
+    /// The encoder stages, to initialise a detector with.
+    pub fn encoder(&self) -> Vec<ConvStack> {
+        self.encoder.clone()
+    }
+
     /// `[B, 3, H, W]` (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
     /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
     pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {

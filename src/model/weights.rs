@@ -44,6 +44,12 @@ pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path) -> Result<M> {
     from_bytes(module, bytes, &path.display().to_string())
 }
 
+/// The description stored with the weights by [`save`] (e.g. the configuration as JSON).
+pub fn description(path: &Path) -> Result<String> {
+    let reader = burn::store::burn_pack::Reader::from_file(path).map_err(|e| Error::Invalid(format!("{}: not a cc2d weights file (burnpack): {e}", path.display())))?;
+    Ok(reader.metadata().get("cc2d").cloned().unwrap_or_default())
+}
+
 /// [`load`] from bytes in memory.
 pub fn from_bytes<M: Module + ModuleSnapshot>(mut module: M, bytes: Vec<u8>, source_name: &str) -> Result<M> {
     let mismatch = |what: String| Error::Invalid(format!("{source_name}: weights do not match this model's configuration: {what}"));

@@ -27,6 +27,11 @@ impl SslModel {
         Self { image, patch }
     }
 
+    /// E_r's encoder (to initialise the detector's with).
+    pub fn image_encoder(&self) -> Vec<crate::model::blocks::ConvStack> {
+        self.image.encoder()
+    }
+
     /// E_r: the cascade of a query image, coarse to fine.
     pub fn embed_image(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         self.image.forward(x)

@@ -8,6 +8,7 @@ use rand::RngExt;
 use crate::config::SslTrainingConfig;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
+use crate::preprocess::sample_bilinear;
 
 /// One image's contribution to a training step.
 pub struct PatchSample {
@@ -17,18 +18,6 @@ pub struct PatchSample {
     pub patch_points: Vec<Point>,
     /// …and the same points in image pixels.
     pub image_points: Vec<Point>,
-}
-
-/// Bilinear sample with edge clamping.
-fn sample(img: &GreyImage, x: f64, y: f64) -> f32 {
-    let (w, h) = (img.width as i64, img.height as i64);
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-    let at = |xi: i64, yi: i64| img.pixels[(yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)) as usize];
-    let (x0, y0) = (x0 as i64, y0 as i64);
-    let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
-    let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
-    top * (1.0 - fy) + bottom * fy
 }
 
 /// Draws a patch and its points from a resized image.
@@ -64,7 +53,7 @@ pub fn draw(img: &GreyImage, config: &SslTrainingConfig, rng: &mut StdRng) -> Pa
     let mut patch: Vec<f32> = (0..p * p)
         .map(|i| {
             let v = to_image(Point::new((i % p) as f64, (i / p) as f64));
-            sample(img, v.x, v.y) * brightness
+            sample_bilinear(img, v.x, v.y) * brightness
         })
         .collect();
     let mean = patch.iter().sum::<f32>() / patch.len() as f32;
@@ -95,7 +84,7 @@ mod tests {
                 // The patch around q shows what the image shows around v (both smooth, so two
                 // bilinear interpolations agree closely).
                 let patch_img = GreyImage::new(64, 64, s.patch.clone()).unwrap();
-                let (a, b) = (sample(&patch_img, q.x, q.y), sample(&img, v.x, v.y));
+                let (a, b) = (sample_bilinear(&patch_img, q.x, q.y), sample_bilinear(&img, v.x, v.y));
                 assert!((a - b).abs() < 0.02, "patch {a} vs image {b} at {q:?} / {v:?}");
             }
         }

@@ -1,5 +1,9 @@
 //! Stage II of CC2D: the detector trained on the SSL stage's pseudo-labels. `targets` makes
 //! its training targets; `voting` turns its output maps back into landmarks.
 
+pub mod augment;
+pub mod detect;
+pub mod loss;
 pub mod targets;
+pub mod train;
 pub mod voting;

@@ -1,0 +1,68 @@
+//! Augmentation for detector training: a random similarity transform about the image centre
+//! (the landmarks move with the image) and brightness/contrast jitter.
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+use crate::config::TplConfig;
+use crate::io::image::GreyImage;
+use crate::io::landmarks::Point;
+use crate::preprocess::sample_bilinear;
+
+/// Output pixel `q` shows input position `c + R(−θ)(q − c − t)/s`; a landmark at `p` moves
+/// to `c + s·R(θ)(p − c) + t`.
+pub fn augment(img: &GreyImage, landmarks: &[Point], config: &TplConfig, rng: &mut StdRng) -> (GreyImage, Vec<Point>) {
+    let (w, h) = (f64::from(img.width), f64::from(img.height));
+    let c = Point::new((w - 1.0) / 2.0, (h - 1.0) / 2.0);
+    let theta = rng.random_range(-config.rotation_degrees..=config.rotation_degrees).to_radians();
+    let s = 1.0 + rng.random_range(-config.scale..=config.scale);
+    let t = Point::new(rng.random_range(-config.translation..=config.translation) * w, rng.random_range(-config.translation..=config.translation) * h);
+    let brightness = 1.0 + rng.random_range(-config.brightness..=config.brightness) as f32;
+    let contrast = 1.0 + rng.random_range(-config.contrast..=config.contrast) as f32;
+    let (sin, cos) = theta.sin_cos();
+
+    let moved = landmarks
+        .iter()
+        .map(|p| {
+            let (dx, dy) = (p.x - c.x, p.y - c.y);
+            Point::new(c.x + s * (cos * dx - sin * dy) + t.x, c.y + s * (sin * dx + cos * dy) + t.y)
+        })
+        .collect();
+    let mut pixels: Vec<f32> = (0..img.width * img.height)
+        .map(|i| {
+            let (dx, dy) = (f64::from(i % img.width) - c.x - t.x, f64::from(i / img.width) - c.y - t.y);
+            let (x, y) = (c.x + (cos * dx + sin * dy) / s, c.y + (-sin * dx + cos * dy) / s);
+            sample_bilinear(img, x, y) * brightness
+        })
+        .collect();
+    let mean = pixels.iter().sum::<f32>() / pixels.len() as f32;
+    for v in &mut pixels {
+        *v = ((*v - mean) * contrast + mean).clamp(0.0, 1.0);
+    }
+    (GreyImage { width: img.width, height: img.height, pixels }, moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::detector::DetectorConfig;
+    use rand::SeedableRng;
+
+    #[test]
+    fn landmarks_move_with_the_image() {
+        // A single bright pixel is a landmark: after augmentation the brightest spot must be
+        // where the landmark went.
+        let n = 96u32;
+        let mut px = vec![0f32; (n * n) as usize];
+        px[(30 * n + 61) as usize] = 1.0;
+        let img = GreyImage::new(n, n, px).unwrap();
+        let config = TplConfig::new(DetectorConfig::small(1)).with_brightness(0.0).with_contrast(0.0).with_rotation_degrees(25.0).with_scale(0.2);
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..5 {
+            let (out, moved) = augment(&img, &[Point::new(61.0, 30.0)], &config, &mut rng);
+            let best = out.pixels.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 as u32;
+            let found = Point::new(f64::from(best % n), f64::from(best / n));
+            assert!(found.distance(moved[0]) <= 1.0, "brightest at {found:?}, landmark moved to {:?}", moved[0]);
+        }
+    }
+}

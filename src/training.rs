@@ -1,0 +1,109 @@
+//! What the SSL and TPL trainers share: the run folder (checkpoint every epoch, resume),
+//! the per-step and per-epoch reports, the loss log.
+//!
+//! A run folder holds `model.bpk` (f32), `optimizer.bin`, `state.json` (configuration,
+//! epochs done, seconds spent) and `log.csv` (one line per epoch).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleSnapshot;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::weights;
+
+/// Reported after every optimisation step.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    pub loss: f64,
+    pub learning_rate: f64,
+}
+
+/// One line of the training log, written after every epoch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub mean_loss: f64,
+    pub learning_rate: f64,
+    /// Training time so far, seconds (across resumes).
+    pub seconds: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RunState<C> {
+    pub config: C,
+    pub epochs_done: usize,
+    pub seconds: f64,
+}
+
+pub struct RunDir(pub PathBuf);
+
+impl RunDir {
+    pub fn model(&self) -> PathBuf {
+        self.0.join("model.bpk")
+    }
+    fn optimizer(&self) -> PathBuf {
+        self.0.join("optimizer.bin")
+    }
+    fn state(&self) -> PathBuf {
+        self.0.join("state.json")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.0.join("log.csv")
+    }
+
+    /// Resumes the run held in the folder (same configuration only), or starts one.
+    pub fn resume_or_start<C, M>(&self, config: &C, model: M, optimizer: ModuleOptimizer) -> Result<(M, ModuleOptimizer, RunState<C>)>
+    where
+        C: Clone + PartialEq + Serialize + DeserializeOwned,
+        M: Module + ModuleSnapshot,
+    {
+        std::fs::create_dir_all(&self.0).map_err(|e| Error::io(&self.0, e))?;
+        if !self.state().is_file() {
+            std::fs::write(self.log(), "epoch,mean_loss,learning_rate,seconds\n").map_err(|e| Error::io(self.log(), e))?;
+            return Ok((model, optimizer, RunState { config: config.clone(), epochs_done: 0, seconds: 0.0 }));
+        }
+        let text = std::fs::read_to_string(self.state()).map_err(|e| Error::io(self.state(), e))?;
+        let saved: RunState<C> = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", self.state().display())))?;
+        if saved.config != *config {
+            return Err(Error::Invalid(format!("{} holds a run with another configuration; use a new folder", self.0.display())));
+        }
+        let model = weights::load(model, &self.model())?;
+        let optimizer = optimizer.load(self.optimizer()).map_err(|e| Error::Invalid(format!("{}: {e}", self.optimizer().display())))?;
+        Ok((model, optimizer, saved))
+    }
+
+    /// Checkpoints the model and optimiser and appends the epoch to the log.
+    pub fn end_epoch<C: Serialize, M: Module + ModuleSnapshot>(&self, model: &M, optimizer: &ModuleOptimizer, state: &RunState<C>, record: &EpochRecord) -> Result<()> {
+        weights::save(model, &self.model(), false, &serde_json::to_string(&state.config).unwrap_or_default())?;
+        optimizer.save(self.optimizer()).map_err(|e| Error::Invalid(format!("{}: {e}", self.optimizer().display())))?;
+        std::fs::write(self.state(), serde_json::to_string_pretty(state).expect("state serialises")).map_err(|e| Error::io(self.state(), e))?;
+        let line = format!("{},{:.5},{:e},{:.1}\n", record.epoch, record.mean_loss, record.learning_rate, record.seconds);
+        append(&self.log(), &line)
+    }
+}
+
+pub fn append(path: &Path, line: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(line.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// Grey images (each `side`², row-major) as a `[B, 3, side, side]` batch.
+pub fn batch_tensor(images: &[&[f32]], side: usize, device: &Device) -> Tensor<4> {
+    let data: Vec<f32> = images.iter().flat_map(|i| i.iter().copied()).collect();
+    Tensor::<4>::from_data(TensorData::new(data, [images.len(), 1, side, side]), device).repeat_dim(1, 3)
+}
+
+/// A scalar loss as f64 (synchronous read-back).
+pub fn scalar(loss: &Tensor<1>) -> Result<f64> {
+    let v = loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading the loss: {e:?}")))?;
+    Ok(f64::from(v[0]))
+}
