@@ -4,7 +4,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Point, Template};
 use crate::model::blocks::upsample_to;
@@ -61,7 +61,7 @@ impl SslMatcher {
     #[cfg(not(target_family = "wasm"))]
     pub fn locate(&self, query: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>> {
         let (product, frame) = self.similarity(query, device);
-        let data = product.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading similarity maps: {e:?}")))?;
+        let data = product.into_data().try_to_vec::<f32>().map_err(|e| crate::Error::Invalid(format!("reading similarity maps: {e:?}")))?;
         Ok(self.decode(&data, &frame))
     }
 }
