@@ -105,6 +105,14 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     let detections: Vec<cc2d::io::landmarks::Detection> = serde_json::from_str(&std::fs::read_to_string(path("det.json")).unwrap()).unwrap();
     assert!(detections.iter().all(|d| d.landmarks.len() == 2 && d.landmarks.iter().all(|l| (0.0..=1.0).contains(&l.score))));
 
+    // The same through one resumable command; a second run reuses what the first made.
+    let pipeline = ["pipeline", "--data", d, "--split", "all", "--template-id", "im0", "--ssl-weights", &path("ssl/model.bpk"), "--tpl-epochs", "1", "--out", &path("pipe")];
+    let out = ok(cc2d(&pipeline));
+    assert!(out.contains("== 4/4 detection") && std::fs::metadata(path("pipe/predictions.csv")).is_ok(), "{out}");
+    let again = ok(cc2d(&pipeline));
+    assert!(again.contains("reusing") && !again.contains("epoch 1 mean loss"), "{again}");
+    assert_eq!(std::fs::read_to_string(path("pipe/predictions.csv")).unwrap().lines().count(), 4);
+
     let three = synthetic_dataset("three", &[(0, 0), (5, 5)], 1);
     let o = cc2d(&["detect", "--data", three.to_str().unwrap(), "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk")]);
     let err = String::from_utf8_lossy(&o.stderr);

@@ -47,8 +47,42 @@ enum Command {
     TrainTpl(TrainTplArgs),
     /// Detect landmarks with a trained TPL detector.
     Detect(DetectArgs),
+    /// The whole one-shot method from a template and unlabelled images: SSL matching →
+    /// pseudo-labels → detector training → detection. Resumable: rerun to continue.
+    Pipeline(PipelineArgs),
     /// Convert trained weights to f16 for shipping (half the bytes).
     Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct PipelineArgs {
+    /// The images: any folder of images, or a dataset folder (then --split chooses).
+    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
+    data: PathBuf,
+    /// The unlabelled images to pseudo-label and train the detector on.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Where to detect at the end (default: --split).
+    #[arg(long)]
+    detect_split: Option<String>,
+    #[arg(long, default_value = "001", conflicts_with = "template")]
+    template_id: String,
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Output folder: ssl/, pseudo-labels.csv, tpl/, predictions.csv, detections.json.
+    #[arg(long, default_value = "runs/pipeline")]
+    out: PathBuf,
+    /// SSL weights to match with, or `train` to train an extractor on the images first.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/ssl-small.bpk"))]
+    ssl_weights: String,
+    #[arg(long, default_value = "small")]
+    preset: String,
+    #[arg(long)]
+    ssl_epochs: Option<usize>,
+    #[arg(long)]
+    tpl_epochs: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
 }
 
 #[derive(Args)]
@@ -60,8 +94,11 @@ struct TrainTplArgs {
     #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
     data: PathBuf,
     /// Id of the labelled template image (its true landmarks join every batch).
-    #[arg(long, default_value = "001")]
+    #[arg(long, default_value = "001", conflicts_with = "template")]
     template_id: String,
+    /// A template JSON file instead of a dataset image.
+    #[arg(long)]
+    template: Option<PathBuf>,
     #[arg(long, default_value = "small")]
     preset: String,
     #[arg(long)]
@@ -226,6 +263,7 @@ fn main() -> Result<()> {
         Command::TrainSsl(a) => train_ssl(a),
         Command::Match(a) => match_ssl(a),
         Command::TrainTpl(a) => train_tpl(a),
+        Command::Pipeline(a) => pipeline(a),
         Command::Detect(a) => detect(a),
         Command::Export(a) => {
             let config = SslConfig::preset(&a.preset)?;
@@ -244,20 +282,25 @@ fn main() -> Result<()> {
     }
 }
 
-fn load_template(run: &RunArgs, dataset: &Dataset) -> Result<Template> {
-    Ok(match &run.template {
-        Some(path) => Template::read_json(path)?,
-        None => dataset.template(&run.template_id)?,
+/// The template, from a JSON file or a labelled dataset image, and its image's path
+/// (relative paths in a JSON file are relative to the file).
+fn resolve_template(json: Option<&Path>, id: &str, dataset: &Dataset) -> Result<(Template, PathBuf)> {
+    Ok(match json {
+        Some(path) => {
+            let t = Template::read_json(path)?;
+            let image = path.parent().unwrap_or(Path::new(".")).join(&t.image);
+            (t, image)
+        }
+        None => {
+            let t = dataset.template(id)?;
+            let image = PathBuf::from(&t.image);
+            (t, image)
+        }
     })
 }
 
-/// Resolves a template's image path: relative paths are relative to the JSON file.
-fn template_image_path(run: &RunArgs, template: &Template) -> PathBuf {
-    let p = Path::new(&template.image);
-    match (&run.template, p.is_relative()) {
-        (Some(json), true) => json.parent().unwrap_or(Path::new(".")).join(p),
-        _ => p.to_path_buf(),
-    }
+fn load_template(run: &RunArgs, dataset: &Dataset) -> Result<(Template, PathBuf)> {
+    resolve_template(run.template.as_deref(), &run.template_id, dataset)
 }
 
 fn progress(len: usize, what: &str) -> ProgressBar {
@@ -312,8 +355,8 @@ fn write_outputs(run: &RunArgs, detections: &[Detection], samples: &[&Sample]) -
 fn baseline(a: BaselineArgs) -> Result<()> {
     let run = &a.run;
     let dataset = Dataset::open(&run.data)?;
-    let template = load_template(run, &dataset)?;
-    let template_image = image::load(&template_image_path(run, &template))?;
+    let (template, template_path) = load_template(run, &dataset)?;
+    let template_image = image::load(&template_path)?;
     let config = match &a.ncc_config {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
             .with_context(|| format!("{}: not an NCC configuration", path.display()))?,
@@ -435,8 +478,8 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     let device = device(a.device)?;
     let model = cc2d::model::weights::load(SslModel::new(&config, &device), &a.weights)?;
     let dataset = Dataset::open(&run.data)?;
-    let template = load_template(run, &dataset)?;
-    let template_image = image::load(&template_image_path(run, &template))?;
+    let (template, template_path) = load_template(run, &dataset)?;
+    let template_image = image::load(&template_path)?;
     let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device)?;
     let samples = dataset.split(&run.split)?;
     println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} images of {}/{}", a.weights.display(), template.image, template.landmarks.len(), samples.len(), dataset.name, run.split);
@@ -485,7 +528,7 @@ fn log_curve(
 
 fn train_tpl(a: TrainTplArgs) -> Result<()> {
     let dataset = Dataset::open(&a.data)?;
-    let template = dataset.template(&a.template_id)?;
+    let (template, template_path) = resolve_template(a.template.as_deref(), &a.template_id, &dataset)?;
     let k = template.landmarks.len();
     let mut config = TplConfig::preset(&a.preset, k)?;
     if let Some(e) = a.epochs {
@@ -507,12 +550,12 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
         }
         let sample = dataset.sample(id)?;
         // The template joins every batch with its true landmarks instead.
-        if sample.id != a.template_id {
+        if sample.image_path != template_path {
             images.push(to_model(&sample.image_path, points)?);
         }
     }
     bar.finish_and_clear();
-    let template_labelled = to_model(Path::new(&template.image), &template.points())?;
+    let template_labelled = to_model(&template_path, &template.points())?;
     let device = device(a.device)?;
     let encoder = match &a.ssl_weights {
         Some(path) => {
@@ -562,7 +605,7 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
 fn detect(a: DetectArgs) -> Result<()> {
     let run = &a.run;
     let dataset = Dataset::open(&run.data)?;
-    let template = load_template(run, &dataset)?;
+    let (template, _) = load_template(run, &dataset)?;
     let device = device(a.device)?;
     let detector = TplDetector::load(&a.weights, &a.preset, template.landmarks.len(), &device)?;
     let samples = dataset.split(&run.split)?;
@@ -583,4 +626,67 @@ fn detect(a: DetectArgs) -> Result<()> {
 /// Prints a line above a progress bar (or plainly when output is not a terminal).
 fn say(bar: &ProgressBar, line: String) {
     bar.suspend(|| println!("{line}"));
+}
+
+fn pipeline(a: PipelineArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.out)?;
+    let run_args = |split: &str, out: PathBuf, json: Option<PathBuf>| RunArgs {
+        data: a.data.clone(),
+        split: split.to_string(),
+        template_id: a.template_id.clone(),
+        template: a.template.clone(),
+        out,
+        json,
+        threads: None,
+    };
+    println!("== 1/4 SSL extractor");
+    let ssl_weights = if a.ssl_weights == "train" {
+        train_ssl(TrainSslArgs {
+            data: a.data.clone(),
+            split: a.split.clone(),
+            preset: a.preset.clone(),
+            epochs: a.ssl_epochs,
+            temperature: None,
+            run: a.out.join("ssl"),
+            eval_every: 0,
+            eval_images: 0,
+            eval_template: a.template_id.clone(),
+            device: a.device,
+        })?;
+        a.out.join("ssl/model.bpk")
+    } else {
+        println!("using {}", a.ssl_weights);
+        PathBuf::from(&a.ssl_weights)
+    };
+    println!("== 2/4 pseudo-labels (SSL matching)");
+    let pseudo = a.out.join("pseudo-labels.csv");
+    if pseudo.is_file() {
+        println!("reusing {}", pseudo.display());
+    } else {
+        let partial = a.out.join("pseudo-labels.partial.csv");
+        match_ssl(MatchArgs { run: run_args(&a.split, partial.clone(), None), weights: ssl_weights.clone(), preset: a.preset.clone(), device: a.device })?;
+        std::fs::rename(&partial, &pseudo)?;
+    }
+    println!("== 3/4 detector training (resumes from {})", a.out.join("tpl").display());
+    train_tpl(TrainTplArgs {
+        pseudo_labels: pseudo,
+        data: a.data.clone(),
+        template_id: a.template_id.clone(),
+        template: a.template.clone(),
+        preset: a.preset.clone(),
+        epochs: a.tpl_epochs,
+        ssl_weights: Some(ssl_weights),
+        run: a.out.join("tpl"),
+        eval_every: 5,
+        eval_images: 30,
+        device: a.device,
+    })?;
+    println!("== 4/4 detection");
+    let split = a.detect_split.clone().unwrap_or_else(|| a.split.clone());
+    detect(DetectArgs {
+        run: run_args(&split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))),
+        weights: a.out.join("tpl/model.bpk"),
+        preset: a.preset.clone(),
+        device: a.device,
+    })
 }
