@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
-use crate::io::landmarks::{Detection, Point, ScoredLandmark, Template};
+use crate::io::landmarks::{Detection, Point, Template};
 use crate::preprocess::{Frame, resize};
 
 /// One pyramid level: the image is resized (anisotropically) to `size`×`size`.
@@ -270,13 +270,7 @@ impl NccMatcher {
 
     /// [`Self::locate`] as a named [`Detection`].
     pub fn detect(&self, query: &GreyImage, image_name: &str) -> Detection {
-        let landmarks = self
-            .locate(query)
-            .into_iter()
-            .zip(&self.names)
-            .map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score })
-            .collect();
-        Detection { image: image_name.into(), width: query.width, height: query.height, landmarks }
+        Detection::new(image_name, query.width, query.height, &self.names, self.locate(query))
     }
 }
 

@@ -21,7 +21,7 @@ use cc2d::training::RunDir;
 use cc2d::ssl::SslModel;
 use cc2d::io::dataset::{Dataset, Sample, data_root};
 use cc2d::io::image;
-use cc2d::io::landmarks::{Detection, Predictions, ScoredLandmark, Template};
+use cc2d::io::landmarks::{Detection, Predictions, Template};
 use cc2d::metrics::{evaluate_split, format_table};
 
 #[derive(Parser)]
@@ -488,9 +488,7 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     // One worker: flex already spreads each forward over the cores.
     let detections = detect_all(&samples, Some(1), "match", |s| {
         let img = image::load(&s.image_path)?;
-        let found = matcher.locate(&img, &device)?;
-        let landmarks = found.into_iter().zip(&names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
-        Ok(Detection { image: s.image_path.display().to_string(), width: img.width, height: img.height, landmarks })
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, &names, matcher.locate(&img, &device)?))
     })?;
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
@@ -614,8 +612,7 @@ fn detect(a: DetectArgs) -> Result<()> {
     let start = Instant::now();
     let detections = detect_all(&samples, Some(1), "detect", |s| {
         let img = image::load(&s.image_path)?;
-        let landmarks = detector.locate(&img, &device)?.into_iter().zip(&names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
-        Ok(Detection { image: s.image_path.display().to_string(), width: img.width, height: img.height, landmarks })
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, &names, detector.locate(&img, &device)?))
     })?;
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);

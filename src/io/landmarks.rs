@@ -279,6 +279,12 @@ pub struct ScoredLandmark {
 }
 
 impl Detection {
+    /// Names the located landmarks (`(position, score)` each, template order).
+    pub fn new(image: &str, width: u32, height: u32, names: &[String], found: Vec<(Point, f64)>) -> Self {
+        let landmarks = found.into_iter().zip(names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
+        Self { image: image.into(), width, height, landmarks }
+    }
+
     pub fn points(&self) -> Vec<Point> {
         self.landmarks.iter().map(|l| Point::new(l.x, l.y)).collect()
     }
