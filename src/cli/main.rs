@@ -363,17 +363,8 @@ fn baseline(a: BaselineArgs) -> Result<()> {
         None => NccConfig::default(),
     };
     let matcher = NccMatcher::new(&template_image, &template, config)?;
-    let samples = dataset.split(&run.split)?;
-    println!("NCC baseline: template {} ({} landmarks), {} images of {}/{}", template.image, template.landmarks.len(), samples.len(), dataset.name, run.split);
-    let start = Instant::now();
-    let detections = detect_all(&samples, run.threads, "ncc", |s| {
-        let img = image::load(&s.image_path)?;
-        Ok(matcher.detect(&img, &s.image_path.display().to_string()))
-    })?;
-    let secs = start.elapsed().as_secs_f64();
-    println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
-    let predictions = write_outputs(run, &detections, &samples)?;
-    print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
+    println!("NCC baseline: template {} ({} landmarks), {} of {}", template.image, template.landmarks.len(), run.split, dataset.name);
+    run_detector(run, &dataset, &template.names(), "ncc", None, |img| Ok(matcher.locate(img)))
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
@@ -481,19 +472,32 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     let (template, template_path) = load_template(run, &dataset)?;
     let template_image = image::load(&template_path)?;
     let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device)?;
+    println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}", a.weights.display(), template.image, template.landmarks.len(), run.split, dataset.name);
+    run_detector(run, &dataset, &template.names(), "match", Some(1), |img| matcher.locate(img, &device))
+}
+
+/// Runs a detector over a split: times it, writes the predictions (and JSON), and scores
+/// them when the dataset is labelled. `default_threads` (unless --threads): None = all
+/// cores, for detectors that run on one core each; Some(1) for Burn models, whose forward
+/// already uses every core.
+fn run_detector(
+    run: &RunArgs,
+    dataset: &Dataset,
+    names: &[String],
+    what: &str,
+    default_threads: Option<usize>,
+    locate: impl Fn(&image::GreyImage) -> cc2d::Result<Vec<(cc2d::io::landmarks::Point, f64)>> + Sync,
+) -> Result<()> {
     let samples = dataset.split(&run.split)?;
-    println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} images of {}/{}", a.weights.display(), template.image, template.landmarks.len(), samples.len(), dataset.name, run.split);
-    let names = template.names();
     let start = Instant::now();
-    // One worker: flex already spreads each forward over the cores.
-    let detections = detect_all(&samples, Some(1), "match", |s| {
+    let detections = detect_all(&samples, run.threads.or(default_threads), what, |s| {
         let img = image::load(&s.image_path)?;
-        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, &names, matcher.locate(&img, &device)?))
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locate(&img)?))
     })?;
     let secs = start.elapsed().as_secs_f64();
-    println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
+    println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
     let predictions = write_outputs(run, &detections, &samples)?;
-    print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
+    print_scores(dataset, &predictions, &[run.split.clone()], None, false, true)
 }
 
 /// Labelled training images (never the template) for the accuracy-vs-time curve, decoded
@@ -606,18 +610,8 @@ fn detect(a: DetectArgs) -> Result<()> {
     let (template, _) = load_template(run, &dataset)?;
     let device = device(a.device)?;
     let detector = TplDetector::load(&a.weights, &a.preset, template.landmarks.len(), &device)?;
-    let samples = dataset.split(&run.split)?;
-    println!("CC2D-TPL detection: weights {}, {} landmarks ({}), {} images of {}/{}", a.weights.display(), template.landmarks.len(), template.image, samples.len(), dataset.name, run.split);
-    let names = template.names();
-    let start = Instant::now();
-    let detections = detect_all(&samples, Some(1), "detect", |s| {
-        let img = image::load(&s.image_path)?;
-        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, &names, detector.locate(&img, &device)?))
-    })?;
-    let secs = start.elapsed().as_secs_f64();
-    println!("{} images in {secs:.1} s ({:.3} s per image)", samples.len(), secs / samples.len() as f64);
-    let predictions = write_outputs(run, &detections, &samples)?;
-    print_scores(&dataset, &predictions, &[run.split.clone()], None, false, true)
+    println!("CC2D-TPL detection: weights {}, {} landmarks ({}), {} of {}", a.weights.display(), template.landmarks.len(), template.image, run.split, dataset.name);
+    run_detector(run, &dataset, &template.names(), "detect", Some(1), |img| detector.locate(img, &device))
 }
 
 /// Prints a line above a progress bar (or plainly when output is not a terminal).

@@ -111,6 +111,19 @@ pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size(size))
 }
 
+/// The VGG-style encoder's stages: `depths[s]` 3×3 convolutions of `widths[s]` channels
+/// each, plain (no batch norm), as VGG.
+pub fn vgg_encoder(widths: [usize; 5], depths: [usize; 5], device: &Device) -> Vec<ConvStack> {
+    let mut input = 3;
+    (0..5)
+        .map(|s| {
+            let stage = ConvStack::new(input, widths[s], depths[s], false, device);
+            input = widths[s];
+            stage
+        })
+        .collect()
+}
+
 /// The VGG-style encoder pass: each stage, then 2×2 max-pooling. Returns the pooled bottom
 /// (1/32) and every stage's output before pooling (the U-Net skips, full resolution to 1/16).
 pub fn vgg_encode(stages: &[ConvStack], pool: &MaxPool2d, image: Tensor<4>) -> (Tensor<4>, Vec<Tensor<4>>) {

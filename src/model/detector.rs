@@ -11,7 +11,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::model::blocks::{ConvStack, unet_decode, vgg_encode};
+use crate::model::blocks::{ConvStack, unet_decode, vgg_encode, vgg_encoder};
 
 #[derive(Config, Debug, PartialEq)]
 pub struct DetectorConfig {
@@ -48,14 +48,7 @@ impl DetectorConfig {
     }
 
     pub fn init(&self, device: &Device) -> Detector {
-        let mut input = 3;
-        let encoder = (0..5)
-            .map(|s| {
-                let stage = ConvStack::new(input, self.encoder_widths[s], self.encoder_depths[s], false, device);
-                input = self.encoder_widths[s];
-                stage
-            })
-            .collect();
+        let encoder = vgg_encoder(self.encoder_widths, self.encoder_depths, device);
         let mut previous = self.encoder_widths[4];
         let decoder = self
             .decoder_widths

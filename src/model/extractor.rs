@@ -8,7 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, unet_decode, vgg_encode};
+use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, unet_decode, vgg_encode, vgg_encoder};
 
 /// Number of cascade levels: 1/32, 1/16, 1/8, 1/4, 1/2.
 pub const CASCADE_LEVELS: usize = 5;
@@ -52,14 +52,7 @@ impl ExtractorConfig {
 
     pub fn init(&self, device: &Device) -> Extractor {
         let bn = self.batch_norm;
-        let mut input = 3;
-        let encoder = (0..5)
-            .map(|s| {
-                let stage = ConvStack::new(input, self.encoder_widths[s], self.encoder_depths[s], false, device);
-                input = self.encoder_widths[s];
-                stage
-            })
-            .collect();
+        let encoder = vgg_encoder(self.encoder_widths, self.encoder_depths, device);
         // Decoder level i joins the upsampled previous level with encoder stage 4 - i.
         let mut previous = self.encoder_widths[4];
         let decoder = (0..4)
