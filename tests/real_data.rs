@@ -146,3 +146,36 @@ fn ncc_on_a_real_radiograph_matches_the_record() {
     let mre = found.points().iter().zip(&truth).map(|(p, t)| p.distance(*t) * 0.1).sum::<f64>() / 19.0;
     assert!(mre < 8.0, "MRE {mre} mm");
 }
+
+/// The shipped SSL weights, matching template 001 against image 151, give the recorded
+/// landmarks, to within one model pixel (the argmax's grid: 1935/384 × 2400/384 original
+/// pixels; another CPU may sum in another order and tip a near tie). `CC2D_BLESS=1`
+/// re-records after retraining.
+#[test]
+fn shipped_ssl_weights_match_the_record() {
+    use burn::tensor::Device;
+    use cc2d::config::SslConfig;
+    use cc2d::ssl::SslModel;
+    use cc2d::ssl::matching::SslMatcher;
+    let Some(root) = data("isbi2015") else { return };
+    let ds = Dataset::open(&root).unwrap();
+    let device = Device::flex();
+    let config = SslConfig::preset("small").unwrap();
+    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/ssl-small.bpk");
+    let model = cc2d::model::weights::load(SslModel::new(&config, &device), &weights).unwrap();
+    let template = ds.template(common::TEMPLATE_ID).unwrap();
+    let template_image = image::load(std::path::Path::new(&template.image)).unwrap();
+    let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device).unwrap();
+    let query = image::load(&ds.sample(common::QUERY_ID).unwrap().image_path).unwrap();
+    let found: Vec<_> = matcher.locate(&query, &device).unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ssl_001_on_151.json");
+    let points: Vec<cc2d::io::landmarks::Point> = found.iter().map(|(p, _)| *p).collect();
+    if std::env::var_os("CC2D_BLESS").is_some() {
+        std::fs::write(&fixture, serde_json::to_string_pretty(&points).unwrap() + "\n").unwrap();
+        return;
+    }
+    let recorded: Vec<cc2d::io::landmarks::Point> = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let d = common::max_distance(&points, &recorded);
+    assert!(d <= (1935.0f64 / 384.0).hypot(2400.0 / 384.0) + 1e-6, "SSL matching moved {d} px from the record");
+    assert!(found.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+}

@@ -45,7 +45,8 @@ impl ExtractorConfig {
     /// f16). Flex's convolutions cost most at full and half resolution, so the first two
     /// stages are one narrow convolution each and the decoder narrows as it grows; the depth
     /// is kept at 1/4…1/16 where the features that tell anatomy apart are formed. No batch
-    /// norm: training sees one image and one patch at a time, too few for stable statistics.
+    /// norm: a CPU training step sees two images and two patches, too few for stable
+    /// statistics.
     pub fn small() -> Self {
         Self::new([16, 32, 64, 96, 128], [1, 1, 2, 2, 2], [96, 64, 32, 16]).with_decoder_depth(1).with_batch_norm(false)
     }
