@@ -60,23 +60,31 @@ pub fn evaluate<'a>(items: impl IntoIterator<Item = (&'a str, &'a [Point], &'a [
     Ok(Evaluation { images, overall: summarize(&all), per_landmark: per.iter().map(|e| summarize(e)).collect() })
 }
 
+/// A split's scores, and the images left out because their pixel spacing is unknown (an
+/// error in mm needs it; hand10 has such an image).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SplitEvaluation {
+    pub evaluation: Evaluation,
+    pub unknown_spacing: Vec<String>,
+}
+
 /// Scores the predictions for one split of a dataset. With `require_all`, every image of the
 /// split must have a prediction; otherwise images without one are left out.
-pub fn evaluate_split(dataset: &Dataset, split: &str, predictions: &Predictions, spacing_override: Option<f64>, require_all: bool) -> Result<Option<Evaluation>> {
+pub fn evaluate_split(dataset: &Dataset, split: &str, predictions: &Predictions, spacing_override: Option<f64>, require_all: bool) -> Result<Option<SplitEvaluation>> {
     let samples = dataset.split(split)?;
     let mut items = Vec::new();
     let mut missing = Vec::new();
+    let mut unknown_spacing = Vec::new();
     for s in samples {
         let Some(pred) = predictions.get(&s.id) else {
             missing.push(s.id.as_str());
             continue;
         };
         let truth = s.landmarks.as_deref().ok_or_else(|| Error::Dataset { source_name: dataset.name.clone(), reason: format!("image {} has no ground truth", s.id) })?;
-        let spacing = spacing_override.or(s.spacing_mm).ok_or_else(|| Error::Dataset {
-            source_name: dataset.name.clone(),
-            reason: format!("pixel spacing of image {} is unknown; give one with --spacing", s.id),
-        })?;
-        items.push((s.id.as_str(), pred, truth, spacing));
+        match spacing_override.or(s.spacing_mm) {
+            Some(spacing) => items.push((s.id.as_str(), pred, truth, spacing)),
+            None => unknown_spacing.push(s.id.clone()),
+        }
     }
     if require_all && !missing.is_empty() {
         return Err(Error::Dataset {
@@ -87,7 +95,7 @@ pub fn evaluate_split(dataset: &Dataset, split: &str, predictions: &Predictions,
     if items.is_empty() {
         return Ok(None);
     }
-    evaluate(items).map(Some)
+    Ok(Some(SplitEvaluation { evaluation: evaluate(items)?, unknown_spacing }))
 }
 
 /// A plain-text table in the layout of `score.py`.

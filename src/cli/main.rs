@@ -387,7 +387,10 @@ fn print_scores(dataset: &Dataset, predictions: &Predictions, splits: &[String],
     let mut rows = Vec::new();
     for split in splits {
         if let Some(e) = evaluate_split(dataset, split, predictions, spacing, require_all)? {
-            rows.push((split.clone(), e));
+            if !e.unknown_spacing.is_empty() {
+                eprintln!("{split}: left out {} (pixel spacing unknown; give one with --spacing)", e.unknown_spacing.join(", "));
+            }
+            rows.push((split.clone(), e.evaluation));
         }
     }
     if rows.is_empty() {
