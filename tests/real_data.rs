@@ -51,6 +51,11 @@ fn hand10_layout() {
     assert_eq!(ds.sample("3147").unwrap().spacing_mm, None, "'unknown' spacing stays unknown");
     let img = image::load(&s.image_path).unwrap();
     assert_eq!((img.width, img.height), (1600, 2350));
+    // Scoring in mm leaves out the image whose spacing is unknown, and says so.
+    let truth = Predictions { rows: ds.samples.iter().map(|s| (s.id.clone(), s.landmarks.clone().unwrap())).collect() };
+    let e = evaluate_split(&ds, "all", &truth, None, true).unwrap().unwrap();
+    assert_eq!((e.evaluation.images, e.unknown_spacing.clone()), (9, vec!["3147".to_string()]));
+    assert_eq!(e.evaluation.overall.mre, 0.0);
 }
 
 /// Parses the rows of a `score.py`-style table: split → [MRE, SD, SDR2, SDR2.5, SDR3, SDR4].
@@ -114,7 +119,7 @@ fn metrics_agree_with_score_py() {
     }
     // And the library itself, at full precision, against score.py's printed figures.
     for split in ["test1", "test2", "test"] {
-        let e = evaluate_split(&ds, split, &preds, None, true).unwrap().unwrap();
+        let e = evaluate_split(&ds, split, &preds, None, true).unwrap().unwrap().evaluation;
         let r = &reference.iter().find(|(s, _)| s == split).unwrap().1;
         let ours = [e.overall.mre, e.overall.sd, e.overall.sdr[0], e.overall.sdr[1], e.overall.sdr[2], e.overall.sdr[3]];
         for (x, y) in ours.iter().zip(r) {
