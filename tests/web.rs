@@ -8,7 +8,7 @@ mod common;
 use burn::module::Module;
 use burn::tensor::Device;
 use common::probe::{ProbeNet, probe_input};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
@@ -64,6 +64,42 @@ fn ncc_in_wasm_matches_the_native_record() {
     let d = common::max_distance(&found.points(), &recorded.points());
     console_log!("NCC wasm vs native record: max distance {d:e} px over {} landmarks", found.landmarks.len());
     assert!(d < 1e-3, "wasm NCC moved {d} px from the native record");
+}
+
+/// The shipped SSL extractor in the page, on the CPU backend and on WebGPU, finds on image
+/// 151 the landmarks recorded natively (within one model pixel, the argmax's grid).
+#[cfg(cc2d_data)]
+#[wasm_bindgen_test]
+async fn ssl_matching_on_cpu_and_webgpu_matches_the_native_record() {
+    use cc2d::io::landmarks::{Detection, Point};
+    let weights: &[u8] = include_bytes!("../weights/ssl-small.bpk");
+    let template_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/001.jpg"));
+    let query_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/151.jpg"));
+    let senior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/001.txt"));
+    let junior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/001.txt"));
+    let template = common::isbi_template(senior, junior, 1935, 2400).to_json();
+    let recorded: Vec<Point> = serde_json::from_str(include_str!("fixtures/ssl_001_on_151.json")).unwrap();
+    let model_pixel = (1935.0f64 / 384.0).hypot(2400.0 / 384.0);
+    for backend in ["cpu", "webgpu"] {
+        let detector = cc2d::web::SslDetector::create(backend.into(), weights.to_vec(), template_bytes.to_vec(), template.clone()).await.unwrap();
+        assert_eq!(detector.backend(), backend);
+        let started = js_sys::Date::now();
+        let json = JsFuture::from(detector.locate(query_bytes.to_vec(), "151.jpg".into())).await.unwrap().as_string().unwrap();
+        let found: Detection = serde_json::from_str(&json).unwrap();
+        let d = common::max_distance(&found.points(), &recorded);
+        console_log!("SSL matching in wasm on {backend}: max distance {d:.2} px from the native record ({:.0} ms)", js_sys::Date::now() - started);
+        assert!(d <= model_pixel + 1e-6, "{backend}: moved {d} px from the native record");
+        // Bad input rejects the promise with a message a web developer can act on.
+        let err = JsFuture::from(detector.locate(b"GIF89a...".to_vec(), "clip.gif".into())).await.unwrap_err();
+        let message: String = js_sys::Error::from(err).message().into();
+        assert!(message.contains("clip.gif") && message.contains("not a supported image"), "{message}");
+    }
+    let err = cc2d::web::SslDetector::create("quantum".into(), weights.to_vec(), template_bytes.to_vec(), template.clone()).await.err().expect("unknown backend refused");
+    let message: String = js_sys::Error::from(JsValue::from(err)).message().into();
+    assert!(message.contains("unknown backend"), "{message}");
+    let err = cc2d::web::SslDetector::create("cpu".into(), b"truncated".to_vec(), template_bytes.to_vec(), template).await.err().expect("bad weights refused");
+    let message: String = js_sys::Error::from(JsValue::from(err)).message().into();
+    assert!(message.contains("not a cc2d weights file"), "{message}");
 }
 
 /// Under CI the real-data browser test must run: fail if the build did not see the data.
