@@ -11,6 +11,9 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +97,15 @@ impl RunDir {
 pub fn append(path: &Path, line: &str) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| Error::io(path, e))?;
     f.write_all(line.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// An epoch's random generator and its order over `n` items. Every epoch has its own seed,
+/// so a resumed run continues exactly as an unbroken one.
+pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> (StdRng, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    (rng, order)
 }
 
 /// Grey images (each `side`², row-major) as a `[B, 3, side, side]` batch.

@@ -5,9 +5,6 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use crate::config::SslConfig;
 use crate::error::{Error, Result};
@@ -15,7 +12,7 @@ use crate::io::image::GreyImage;
 use crate::ssl::loss::cascade_loss;
 use crate::ssl::sampling::{PatchSample, draw};
 use crate::ssl::SslModel;
-use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, scalar};
+use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, epoch_order, scalar};
 
 /// The learning rate of an epoch: the paper's step schedule.
 pub fn learning_rate(config: &SslConfig, epoch: usize) -> f64 {
@@ -48,10 +45,7 @@ pub fn train(
     let steps_per_epoch = images.len().div_ceil(t.batch_size);
     for epoch in state.epochs_done..t.epochs {
         let started = Instant::now();
-        // Every epoch has its own seed, so a resumed run continues exactly as an unbroken one.
-        let mut rng = StdRng::seed_from_u64(t.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let mut order: Vec<usize> = (0..images.len()).collect();
-        order.shuffle(&mut rng);
+        let (mut rng, order) = epoch_order(t.seed, epoch, images.len());
         let lr = learning_rate(config, epoch);
         let mut loss_sum = 0.0;
         for (step, chunk) in order.chunks(t.batch_size).enumerate() {

@@ -6,9 +6,6 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
 use crate::config::TplConfig;
 use crate::error::{Error, Result};
@@ -19,7 +16,7 @@ use crate::model::detector::Detector;
 use crate::tpl::augment::augment;
 use crate::tpl::loss::detector_loss;
 use crate::tpl::targets::{Targets, disk_targets};
-use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, scalar};
+use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, epoch_order, scalar};
 
 /// An image resized to the model's input with its landmarks in model pixels.
 #[derive(Clone, Debug)]
@@ -66,9 +63,7 @@ pub fn train(
     let steps_per_epoch = pseudo_labelled.len().div_ceil(config.batch_size);
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
-        let mut rng = StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
-        let mut order: Vec<usize> = (0..pseudo_labelled.len()).collect();
-        order.shuffle(&mut rng);
+        let (mut rng, order) = epoch_order(config.seed, epoch, pseudo_labelled.len());
         let mut loss_sum = 0.0;
         for (step, chunk) in order.chunks(config.batch_size).enumerate() {
             let (images, targets): (Vec<GreyImage>, Vec<Targets>) = chunk
