@@ -105,6 +105,9 @@ pub struct TplConfig {
     pub batch_size: usize,
     #[config(default = 3e-4)]
     pub learning_rate: f64,
+    /// The learning rate halves every this many epochs.
+    #[config(default = 20)]
+    pub halve_every_epochs: usize,
     #[config(default = 300)]
     pub epochs: usize,
     /// Augmentation that moves the landmarks with the image: rotation (degrees), scale and
@@ -128,7 +131,7 @@ impl TplConfig {
     pub fn preset(name: &str, landmarks: usize) -> Result<Self> {
         match name {
             "small" => Ok(Self::new(DetectorConfig::small(landmarks)).with_epochs(40)),
-            "paper" => Ok(Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15)),
+            "paper" => Ok(Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15).with_halve_every_epochs(100)),
             other => Err(Error::Invalid(format!("unknown preset {other:?}; use small or paper"))),
         }
     }

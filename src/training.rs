@@ -63,7 +63,8 @@ impl RunDir {
         self.0.join("log.csv")
     }
 
-    /// Resumes the run held in the folder (same configuration only), or starts one.
+    /// Resumes the run held in the folder (same configuration but for the number of
+    /// epochs), or starts one.
     pub fn resume_or_start<C, M>(&self, config: &C, model: M, optimizer: ModuleOptimizer) -> Result<(M, ModuleOptimizer, RunState<C>)>
     where
         C: Clone + PartialEq + Serialize + DeserializeOwned,
@@ -76,9 +77,11 @@ impl RunDir {
         }
         let text = std::fs::read_to_string(self.state()).map_err(|e| Error::io(self.state(), e))?;
         let saved: RunState<C> = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", self.state().display())))?;
-        if saved.config != *config {
+        if run_identity(&saved.config) != run_identity(config) {
             return Err(Error::Invalid(format!("{} holds a run with another configuration; use a new folder", self.0.display())));
         }
+        // Only the length may differ: a finished run can be extended with a larger `epochs`.
+        let saved = RunState { config: config.clone(), ..saved };
         let model = weights::load(model, &self.model())?;
         let optimizer = optimizer.load(self.optimizer()).map_err(|e| Error::Invalid(format!("{}: {e}", self.optimizer().display())))?;
         Ok((model, optimizer, saved))
@@ -92,6 +95,20 @@ impl RunDir {
         let line = format!("{},{:.5},{:e},{:.1}\n", record.epoch, record.mean_loss, record.learning_rate, record.seconds);
         append(&self.log(), &line)
     }
+}
+
+/// A configuration with every `epochs` field removed: what must match for a run to resume.
+/// The learning-rate schedules depend on the epoch reached, never on the planned total.
+fn run_identity<C: Serialize>(config: &C) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        if let serde_json::Value::Object(map) = v {
+            map.remove("epochs");
+            map.values_mut().for_each(strip);
+        }
+    }
+    let mut v = serde_json::to_value(config).expect("configurations serialise");
+    strip(&mut v);
+    v
 }
 
 pub fn append(path: &Path, line: &str) -> Result<()> {
@@ -118,4 +135,23 @@ pub fn batch_tensor(images: &[&[f32]], side: usize, device: &Device) -> Tensor<4
 pub fn scalar(loss: &Tensor<1>) -> Result<f64> {
     let v = loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading the loss: {e:?}")))?;
     Ok(f64::from(v[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SslConfig, TplConfig};
+
+    #[test]
+    fn a_run_resumes_with_more_epochs_but_not_with_another_setting() {
+        let tpl = TplConfig::preset("small", 19).unwrap();
+        assert_eq!(run_identity(&tpl), run_identity(&tpl.clone().with_epochs(99)));
+        assert_ne!(run_identity(&tpl), run_identity(&tpl.clone().with_radius(7.0)));
+        let ssl = SslConfig::preset("small").unwrap();
+        let mut longer = ssl.clone();
+        longer.training.epochs += 10;
+        assert_eq!(run_identity(&ssl), run_identity(&longer));
+        longer.training.temperature = 3.0;
+        assert_ne!(run_identity(&ssl), run_identity(&longer));
+    }
 }

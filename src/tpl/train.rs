@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Device;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use rand::rngs::StdRng;
 
 use crate::config::TplConfig;
 use crate::error::{Error, Result};
@@ -25,8 +26,80 @@ pub struct LabelledImage {
     pub landmarks: Vec<Point>,
 }
 
-/// Trains on pseudo-labelled images plus the template. `encoder`, when given, initialises the
-/// detector's encoder (e.g. from the SSL extractor).
+/// Checks that every training image has the model's input size and the detector's landmarks.
+pub fn check_training_set(config: &TplConfig, pseudo_labelled: &[LabelledImage], template: &LabelledImage) -> Result<()> {
+    let side = config.image_size;
+    let k = config.detector.landmarks;
+    for (i, l) in pseudo_labelled.iter().chain(std::iter::once(template)).enumerate() {
+        if l.image.width as usize != side || l.image.height as usize != side {
+            return Err(Error::Invalid(format!("training image {i} must be resized to {side}×{side}")));
+        }
+        if l.landmarks.len() != k {
+            return Err(Error::LandmarkCount { source_name: format!("training image {i}"), count: l.landmarks.len(), expected: k });
+        }
+        if l.landmarks.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
+            return Err(Error::Invalid(format!("training image {i} has a landmark that is not a finite number")));
+        }
+    }
+    if pseudo_labelled.is_empty() {
+        return Err(Error::Invalid("no pseudo-labelled images".into()));
+    }
+    Ok(())
+}
+
+/// The learning rate of an epoch (0-based): halved every `halve_every_epochs`.
+pub fn learning_rate(config: &TplConfig, epoch: usize) -> f64 {
+    config.learning_rate * 0.5f64.powi((epoch / config.halve_every_epochs.max(1)) as i32)
+}
+
+/// One optimisation step on `batch` (pseudo-labelled images; the template is added), with
+/// augmentation drawn from `rng` when `augment_images`. Returns the updated model and the
+/// step's loss, not yet read back (synchronously natively, asynchronously in a browser).
+#[allow(clippy::too_many_arguments)]
+pub fn training_step(
+    config: &TplConfig,
+    model: Detector,
+    optimizer: &mut ModuleOptimizer,
+    batch: &[&LabelledImage],
+    template: &LabelledImage,
+    rng: &mut StdRng,
+    augment_images: bool,
+    learning_rate: f64,
+    device: &Device,
+) -> (Detector, Tensor<1>) {
+    let side = config.image_size;
+    let stride = config.detector.output_stride();
+    let out = side / stride;
+    let (images, targets): (Vec<GreyImage>, Vec<Targets>) = batch
+        .iter()
+        .copied()
+        .chain(std::iter::once(template))
+        .map(|l| {
+            let (img, pts) = if augment_images { augment(&l.image, &l.landmarks, config, rng) } else { (l.image.clone(), l.landmarks.clone()) };
+            (img, disk_targets(&pts, [out, out], stride, config.radius))
+        })
+        .unzip();
+    let input = batch_tensor(&images.iter().map(|i| i.pixels.as_slice()).collect::<Vec<_>>(), side, device);
+    let loss = detector_loss(&model.forward(input), &targets, config.positive_weight);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optimizer.step(learning_rate, model, grads);
+    (model, loss.detach())
+}
+
+/// A detector ready to train on `device` (autodiff is added here), optionally starting from
+/// another network's encoder, and its optimiser.
+pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Vec<ConvStack>>, device: &Device) -> (Detector, ModuleOptimizer) {
+    let device = device.clone().autodiff();
+    let mut model = start.unwrap_or_else(|| config.detector.init(&device));
+    if let Some(encoder) = encoder {
+        model = model.with_encoder(encoder);
+    }
+    (model.fork(&device), AdamConfig::new().init())
+}
+
+/// Trains on pseudo-labelled images plus the template, epoch by epoch, with a checkpoint in
+/// `run` after each. `encoder`, when given, initialises the detector's encoder (e.g. from the
+/// SSL extractor).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &TplConfig,
@@ -38,54 +111,27 @@ pub fn train(
     mut on_step: impl FnMut(&StepReport),
     mut on_epoch: impl FnMut(&EpochRecord, &Detector),
 ) -> Result<Detector> {
-    let side = config.image_size;
-    let k = config.detector.landmarks;
-    for (i, l) in pseudo_labelled.iter().chain(std::iter::once(template)).enumerate() {
-        if l.image.width as usize != side || l.image.height as usize != side {
-            return Err(Error::Invalid(format!("training image {i} must be resized to {side}×{side}")));
-        }
-        if l.landmarks.len() != k {
-            return Err(Error::LandmarkCount { source_name: format!("training image {i}"), count: l.landmarks.len(), expected: k });
-        }
-    }
-    if pseudo_labelled.is_empty() {
-        return Err(Error::Invalid("no pseudo-labelled images".into()));
-    }
+    check_training_set(config, pseudo_labelled, template)?;
+    let (model, optimizer) = trainable(config, None, encoder, device);
+    let (mut model, mut optimizer, mut state) = run.resume_or_start(config, model, optimizer)?;
     let device = device.clone().autodiff();
-    let mut model = config.detector.init(&device);
-    if let Some(encoder) = encoder {
-        model = model.with_encoder(encoder).fork(&device);
-    }
-    let (mut model, mut optimizer, mut state) = run.resume_or_start(config, model, AdamConfig::new().init())?;
-
-    let stride = config.detector.output_stride();
-    let out = side / stride;
     let steps_per_epoch = pseudo_labelled.len().div_ceil(config.batch_size);
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
+        let learning_rate = learning_rate(config, epoch);
         let (mut rng, order) = epoch_order(config.seed, epoch, pseudo_labelled.len());
         let mut loss_sum = 0.0;
         for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            let (images, targets): (Vec<GreyImage>, Vec<Targets>) = chunk
-                .iter()
-                .map(|&i| &pseudo_labelled[i])
-                .chain(std::iter::once(template))
-                .map(|l| {
-                    let (img, pts) = augment(&l.image, &l.landmarks, config, &mut rng);
-                    (img, disk_targets(&pts, [out, out], stride, config.radius))
-                })
-                .unzip();
-            let batch = batch_tensor(&images.iter().map(|i| i.pixels.as_slice()).collect::<Vec<_>>(), side, &device);
-            let loss = detector_loss(&model.forward(batch), &targets, config.positive_weight);
+            let batch: Vec<&LabelledImage> = chunk.iter().map(|&i| &pseudo_labelled[i]).collect();
+            let (next, loss) = training_step(config, model, &mut optimizer, &batch, template, &mut rng, true, learning_rate, &device);
+            model = next;
             let value = scalar(&loss)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, grads);
             loss_sum += value;
-            on_step(&StepReport { epoch, step, steps_per_epoch, loss: value, learning_rate: config.learning_rate });
+            on_step(&StepReport { epoch, step, steps_per_epoch, loss: value, learning_rate });
         }
         state.epochs_done = epoch + 1;
         state.seconds += started.elapsed().as_secs_f64();
-        let record = EpochRecord { epoch: epoch + 1, mean_loss: loss_sum / steps_per_epoch as f64, learning_rate: config.learning_rate, seconds: state.seconds };
+        let record = EpochRecord { epoch: epoch + 1, mean_loss: loss_sum / steps_per_epoch as f64, learning_rate, seconds: state.seconds };
         run.end_epoch(&model, &optimizer, &state, &record)?;
         on_epoch(&record, &model.valid());
     }
