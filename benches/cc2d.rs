@@ -2,7 +2,8 @@
 //!
 //! Prints, on the machine it runs on: NCC baseline time per image (decode + pyramid + search),
 //! SSL matching time per image (decode + preprocess + forward + decode), SSL training
-//! samples per second, and parameters / weight bytes of each extractor preset.
+//! samples per second, TPL detection time per image by stage and peak memory, and
+//! parameters / weight bytes of each extractor preset.
 //! Real radiographs from `$CC2D_DATA` (default `../shared/data`).
 
 use std::time::Instant;
@@ -16,10 +17,20 @@ use cc2d::io::image;
 use cc2d::preprocess::preprocess;
 use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
+use cc2d::config::TplConfig;
+use cc2d::tpl::detect::TplDetector;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Peak resident set size of this process (Linux), MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -32,6 +43,40 @@ fn main() {
     let template = ds.template("001").unwrap();
     let template_image = image::load(std::path::Path::new(&template.image)).unwrap();
     let queries: Vec<_> = ds.split("test1").unwrap().into_iter().take(10).map(|s| s.image_path.clone()).collect();
+
+    // TPL detection, small preset (the shipped weights when present, else random: the speed
+    // does not depend on them), end to end and by stage.
+    let tpl_config = TplConfig::preset("small", 19).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/tpl-small.bpk");
+    let detector = TplDetector::load(&shipped, "small", Some(19), &device).unwrap_or_else(|_| TplDetector::new(tpl_config.detector.init(&device), tpl_config.clone()));
+    let side = detector.config().image_size as u32;
+    let (mut total, mut stages) = (Vec::new(), [Vec::new(), Vec::new(), Vec::new(), Vec::new()]);
+    for _ in 0..2 {
+        for q in &queries {
+            let t0 = Instant::now();
+            let img = image::load(q).unwrap();
+            let t1 = Instant::now();
+            let input = preprocess(&img, [side, side]);
+            let t2 = Instant::now();
+            let (maps, frame) = detector.maps(&img, &device);
+            let data = maps.into_data().try_to_vec::<f32>().unwrap();
+            let t3 = Instant::now();
+            std::hint::black_box(detector.decode(&data, &frame));
+            let t4 = Instant::now();
+            std::hint::black_box(input);
+            total.push((t4 - t0 - (t2 - t1)).as_secs_f64());
+            for (s, d) in stages.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {
+                s.push(d.as_secs_f64());
+            }
+        }
+    }
+    let [decode_t, pre, fwd, vote] = stages.map(median);
+    println!(
+        "TPL detection (small, flex):        {:>7.1} ms/image end to end (decode {:.1}, preprocess {:.1}, forward + read-back incl. preprocess {:.1}, voting {:.1})",
+        median(total) * 1e3, decode_t * 1e3, pre * 1e3, fwd * 1e3, vote * 1e3
+    );
+    println!("TPL detector (small):               {:>7} parameters", detector.model().num_params());
+    println!("peak memory (decode + detection):    {:>7.0} MB", peak_rss_mb());
 
     // Presets: size.
     for preset in ["small", "paper"] {

@@ -184,3 +184,33 @@ fn shipped_ssl_weights_match_the_record() {
     assert!(d <= (1935.0f64 / 384.0).hypot(2400.0 / 384.0) + 1e-6, "SSL matching moved {d} px from the record");
     assert!(found.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
 }
+
+/// The shipped detector on ISBI image 151 gives the landmarks recorded by `cc2d detect` with
+/// the same weights (within a pixel; `CC2D_BLESS=1` re-records), with the stored names.
+#[test]
+fn shipped_detector_matches_the_record() {
+    use burn::tensor::Device;
+    use cc2d::io::landmarks::Detection;
+    use cc2d::tpl::detect::TplDetector;
+    let Some(root) = data("isbi2015") else { return };
+    let ds = Dataset::open(&root).unwrap();
+    let device = Device::flex();
+    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/tpl-small.bpk");
+    let detector = TplDetector::load(&weights, "small", Some(19), &device).unwrap();
+    let sample = ds.sample(common::QUERY_ID).unwrap();
+    let query = image::load(&sample.image_path).unwrap();
+    let found = Detection::new("151.jpg", query.width, query.height, &detector.landmark_names(), detector.locate(&query, &device).unwrap());
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tpl_on_151.json");
+    if std::env::var_os("CC2D_BLESS").is_some() {
+        std::fs::write(&fixture, serde_json::to_string_pretty(&found).unwrap() + "\n").unwrap();
+        return;
+    }
+    let recorded: Detection = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let d = common::max_distance(&found.points(), &recorded.points());
+    assert!(d <= 1.0, "the shipped detector moved {d} px from the record");
+    assert_eq!(found.landmarks.iter().map(|l| &l.name).collect::<Vec<_>>(), recorded.landmarks.iter().map(|l| &l.name).collect::<Vec<_>>());
+    assert_eq!(detector.landmark_names(), cc2d::io::dataset::ISBI_LANDMARKS.map(String::from).to_vec());
+    // Weights for 19 landmarks and a template of 5: refused, saying both counts.
+    let err = TplDetector::load(&weights, "small", Some(5), &device).err().expect("a landmark-count mismatch is refused").to_string();
+    assert!(err.contains("trained for 19 landmarks") && err.contains("5 landmarks"), "{err}");
+}

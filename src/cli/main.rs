@@ -50,7 +50,7 @@ enum Command {
     /// The whole one-shot method from a template and unlabelled images: SSL matching →
     /// pseudo-labels → detector training → detection. Resumable: rerun to continue.
     Pipeline(PipelineArgs),
-    /// Convert trained weights to f16 for shipping (half the bytes).
+    /// Convert trained weights (SSL extractor or detector) to f16 for shipping (half the bytes).
     Export(ExportArgs),
 }
 
@@ -122,8 +122,8 @@ struct TrainTplArgs {
 struct DetectArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Detector weights (burnpack, f32 or f16).
-    #[arg(long, default_value = "runs/tpl-small/model.bpk")]
+    /// Detector weights (burnpack, f32 or f16); by default the shipped ISBI detector.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/tpl-small.bpk"))]
     weights: PathBuf,
     /// The configuration the weights were trained with, when the file does not record it.
     #[arg(long, default_value = "small")]
@@ -139,9 +139,16 @@ struct ExportArgs {
     from: PathBuf,
     #[arg(long)]
     to: PathBuf,
-    /// The configuration the weights were trained with.
+    /// The configuration the weights were trained with (SSL weights record none).
     #[arg(long, default_value = "small")]
     preset: String,
+    /// Detector weights: the dataset and template whose landmark names are stored with them.
+    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
+    data: PathBuf,
+    #[arg(long, default_value = "001", conflicts_with = "template")]
+    template_id: String,
+    #[arg(long)]
+    template: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -265,13 +272,7 @@ fn main() -> Result<()> {
         Command::TrainTpl(a) => train_tpl(a),
         Command::Pipeline(a) => pipeline(a),
         Command::Detect(a) => detect(a),
-        Command::Export(a) => {
-            let config = SslConfig::preset(&a.preset)?;
-            let model = cc2d::model::weights::load(SslModel::new(&config, &Device::flex()), &a.from)?;
-            cc2d::model::weights::save(&model, &a.to, true, &serde_json::to_string(&config)?)?;
-            println!("wrote {} ({} bytes, f16)", a.to.display(), std::fs::metadata(&a.to)?.len());
-            Ok(())
-        }
+        Command::Export(a) => export(a),
         Command::Eval(a) => eval(a),
         Command::Template(a) => {
             let t = Dataset::open(&a.data)?.template(&a.id)?;
@@ -610,11 +611,35 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
 fn detect(a: DetectArgs) -> Result<()> {
     let run = &a.run;
     let dataset = Dataset::open(&run.data)?;
-    let (template, _) = load_template(run, &dataset)?;
     let device = device(a.device)?;
-    let detector = TplDetector::load(&a.weights, &a.preset, template.landmarks.len(), &device)?;
-    println!("CC2D-TPL detection: weights {}, {} landmarks ({}), {} of {}", a.weights.display(), template.landmarks.len(), template.image, run.split, dataset.name);
-    run_detector(run, &dataset, &template.names(), "detect", Some(1), |img| detector.locate(img, &device))
+    // The template (a JSON file, or the dataset's labelled image) names the landmarks and must
+    // agree with the weights; without one, the names stored in the weights are used.
+    let template = match load_template(run, &dataset) {
+        Ok((t, _)) => Some(t),
+        Err(_) if run.template.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    let detector = TplDetector::load(&a.weights, &a.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?;
+    let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
+    println!("CC2D-TPL detection: weights {}, {} landmarks, {} of {}", a.weights.display(), names.len(), run.split, dataset.name);
+    run_detector(run, &dataset, &names, "detect", Some(1), |img| detector.locate(img, &device))
+}
+
+/// `export`: f16 weights to ship. Detector weights also get the template's landmark names.
+fn export(a: ExportArgs) -> Result<()> {
+    let device = Device::flex();
+    let described: Option<TplConfig> = serde_json::from_str(&cc2d::model::weights::description(&a.from)?).ok();
+    if described.is_some() {
+        let detector = TplDetector::load(&a.from, &a.preset, None, &device)?;
+        let (template, _) = resolve_template(a.template.as_deref(), &a.template_id, &Dataset::open(&a.data)?)?;
+        detector.save(&a.to, &template.names())?;
+    } else {
+        let config = SslConfig::preset(&a.preset)?;
+        let model = cc2d::model::weights::load(SslModel::new(&config, &device), &a.from)?;
+        cc2d::model::weights::save(&model, &a.to, true, &serde_json::to_string(&config)?)?;
+    }
+    println!("wrote {} ({} bytes, f16)", a.to.display(), std::fs::metadata(&a.to)?.len());
+    Ok(())
 }
 
 /// Prints a line above a progress bar (or plainly when output is not a terminal).

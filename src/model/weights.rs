@@ -16,10 +16,23 @@ fn precision(half: bool) -> &'static str {
     if half { "f16" } else { "f32" }
 }
 
+/// Metadata key of the description (the configuration as JSON).
+const DESCRIPTION: &str = "cc2d";
+/// Metadata key of a detector's landmark names (a JSON array), written on export.
+pub const LANDMARK_NAMES: &str = "landmarks";
+
 /// Stores `module` at `path` (f16 when `half`), with `description` (e.g. the configuration
 /// as JSON) in the file's metadata.
 pub fn save<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, description: &str) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata("cc2d", description).metadata(PRECISION, precision(half));
+    save_with(module, path, half, description, &[])
+}
+
+/// [`save`] with more metadata entries.
+pub fn save_with<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, description: &str, extra: &[(&str, String)]) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata(DESCRIPTION, description).metadata(PRECISION, precision(half));
+    for (key, value) in extra {
+        store = store.metadata(*key, value.as_str());
+    }
     if half {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
@@ -27,8 +40,11 @@ pub fn save<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, des
 }
 
 /// The weights as bytes (for the browser, or to ship).
-pub fn to_bytes<M: Module + ModuleSnapshot>(module: &M, half: bool, description: &str) -> Result<Vec<u8>> {
-    let mut store = BurnpackStore::from_bytes(None).metadata("cc2d", description).metadata(PRECISION, precision(half));
+pub fn to_bytes<M: Module + ModuleSnapshot>(module: &M, half: bool, description: &str, extra: &[(&str, String)]) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None).metadata(DESCRIPTION, description).metadata(PRECISION, precision(half));
+    for (key, value) in extra {
+        store = store.metadata(*key, value.as_str());
+    }
     if half {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
@@ -47,7 +63,19 @@ pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path) -> Result<M> {
 /// The description stored with the weights by [`save`] (e.g. the configuration as JSON).
 pub fn description(path: &Path) -> Result<String> {
     let reader = burn::store::burn_pack::Reader::from_file(path).map_err(|e| Error::Invalid(format!("{}: not a cc2d weights file (burnpack): {e}", path.display())))?;
-    Ok(reader.metadata().get("cc2d").cloned().unwrap_or_default())
+    Ok(reader.metadata().get(DESCRIPTION).cloned().unwrap_or_default())
+}
+
+/// One metadata entry of weights held in memory (`None` when absent).
+pub fn metadata(bytes: &[u8], key: &str, source_name: &str) -> Result<Option<String>> {
+    let reader = burn::store::burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
+    Ok(reader.metadata().get(key).cloned())
+}
+
+/// The description of weights held in memory (empty when absent).
+pub fn description_of(bytes: &[u8], source_name: &str) -> Result<String> {
+    Ok(metadata(bytes, DESCRIPTION, source_name)?.unwrap_or_default())
 }
 
 /// [`load`] from bytes in memory.
@@ -115,7 +143,7 @@ mod tests {
         assert!(diff <= 1e-2 * scale.max(1.0), "f16 round trip moved outputs by {diff} (scale {scale})");
 
         // In memory, as the browser loads them.
-        let bytes = to_bytes(&model, false, "tiny").unwrap();
+        let bytes = to_bytes(&model, false, "tiny", &[]).unwrap();
         assert_eq!(outputs(&from_bytes(tiny(8).init(&device), bytes, "mem").unwrap(), &x), expect);
     }
 

@@ -5,6 +5,8 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::TplConfig;
+use crate::error::{Error, Result};
+use crate::model::weights;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
 use crate::model::detector::Detector;
@@ -15,33 +17,85 @@ use crate::tpl::voting::vote;
 pub struct TplDetector {
     model: Detector,
     config: TplConfig,
+    /// The landmark names stored with exported weights.
+    names: Option<Vec<String>>,
 }
 
 impl TplDetector {
     pub fn new(model: Detector, config: TplConfig) -> Self {
-        Self { model, config }
+        Self { model, config, names: None }
     }
 
-    /// Loads detector weights for a template of `landmarks` landmarks, refusing weights
-    /// trained for another number of landmarks with a message that says so.
-    #[cfg(not(target_family = "wasm"))]
-    pub fn load(path: &std::path::Path, preset: &str, landmarks: usize, device: &Device) -> crate::Result<Self> {
-        let trained: Option<TplConfig> = serde_json::from_str(&crate::model::weights::description(path)?).ok();
-        if let Some(trained) = &trained
-            && trained.detector.landmarks != landmarks
+    /// Loads detector weights held in memory. The configuration comes from the weights'
+    /// metadata (else the named `preset`); weights trained for another number of landmarks
+    /// than `landmarks` (when given) are refused with a message that says so.
+    pub fn from_bytes(bytes: Vec<u8>, source_name: &str, preset: &str, landmarks: Option<usize>, device: &Device) -> Result<Self> {
+        let trained: Option<TplConfig> = serde_json::from_str(&weights::description_of(&bytes, source_name)?).ok();
+        let names: Option<Vec<String>> = weights::metadata(&bytes, weights::LANDMARK_NAMES, source_name)?.and_then(|n| serde_json::from_str(&n).ok());
+        let config = match (trained, landmarks) {
+            (Some(c), _) => c,
+            (None, Some(k)) => TplConfig::preset(preset, k)?,
+            (None, None) => return Err(Error::Invalid(format!("{source_name}: not CC2D-TPL detector weights (no detector configuration inside)"))),
+        };
+        if let Some(k) = landmarks
+            && config.detector.landmarks != k
         {
-            return Err(crate::Error::LandmarkCount {
-                source_name: format!("{}: weights trained for {} landmarks; the template", path.display(), trained.detector.landmarks),
-                count: landmarks,
-                expected: trained.detector.landmarks,
+            return Err(Error::LandmarkCount {
+                source_name: format!("{source_name}: weights trained for {} landmarks; the template", config.detector.landmarks),
+                count: k,
+                expected: config.detector.landmarks,
             });
         }
-        let config = match trained {
-            Some(c) => c,
-            None => TplConfig::preset(preset, landmarks)?,
-        };
-        let model = crate::model::weights::load(config.detector.init(device), path)?;
-        Ok(Self::new(model, config))
+        let model = weights::from_bytes(config.detector.init(device), bytes, source_name)?;
+        let names = names.filter(|n| n.len() == config.detector.landmarks);
+        Ok(Self { model, config, names })
+    }
+
+    /// [`Self::from_bytes`] from a file.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load(path: &std::path::Path, preset: &str, landmarks: Option<usize>, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(bytes, &path.display().to_string(), preset, landmarks, device)
+    }
+
+    /// The weights as shipped: f16, with the configuration and the landmark names.
+    pub fn to_bytes(&self, names: &[String]) -> Result<Vec<u8>> {
+        weights::to_bytes(&self.model, true, &self.description(), &[(weights::LANDMARK_NAMES, self.names_json(names)?)])
+    }
+
+    /// [`Self::to_bytes`] to a file.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn save(&self, path: &std::path::Path, names: &[String]) -> Result<()> {
+        weights::save_with(&self.model, path, true, &self.description(), &[(weights::LANDMARK_NAMES, self.names_json(names)?)])
+    }
+
+    fn description(&self) -> String {
+        serde_json::to_string(&self.config).expect("configurations serialise")
+    }
+
+    fn names_json(&self, names: &[String]) -> Result<String> {
+        if names.len() != self.landmarks() {
+            return Err(Error::LandmarkCount { source_name: "landmark names".into(), count: names.len(), expected: self.landmarks() });
+        }
+        Ok(serde_json::to_string(names).expect("names serialise"))
+    }
+
+    /// Names the landmarks (e.g. to carry a template's names into exported weights).
+    pub fn set_landmark_names(&mut self, names: Vec<String>) {
+        self.names = Some(names).filter(|n| n.len() == self.landmarks());
+    }
+
+    /// The landmark names stored with the weights, else `L1`…`LK`.
+    pub fn landmark_names(&self) -> Vec<String> {
+        self.names.clone().unwrap_or_else(|| (1..=self.landmarks()).map(|i| format!("L{i}")).collect())
+    }
+
+    pub fn config(&self) -> &TplConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &Detector {
+        &self.model
     }
 
     pub fn landmarks(&self) -> usize {
@@ -74,9 +128,9 @@ impl TplDetector {
     }
 
     #[cfg(not(target_family = "wasm"))]
-    pub fn locate(&self, image: &GreyImage, device: &Device) -> crate::Result<Vec<(Point, f64)>> {
+    pub fn locate(&self, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>> {
         let (maps, frame) = self.maps(image, device);
-        let data = maps.into_data().try_to_vec::<f32>().map_err(|e| crate::Error::Invalid(format!("reading detector maps: {e:?}")))?;
+        let data = maps.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading detector maps: {e:?}")))?;
         Ok(self.decode(&data, &frame))
     }
 }
