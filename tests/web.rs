@@ -50,56 +50,89 @@ async fn webgpu_forward_equals_flex_forward() {
 }
 
 #[cfg(cc2d_data)]
+mod real {
+    pub const TEMPLATE: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/001.jpg"));
+    pub const QUERY: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/151.jpg"));
+    pub const SENIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/001.txt"));
+    pub const JUNIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/001.txt"));
+    pub const SSL_WEIGHTS: &[u8] = include_bytes!("../weights/ssl-small.bpk");
+    pub const TPL_WEIGHTS: &[u8] = include_bytes!("../weights/tpl-small.bpk");
+}
+
+/// Decoding, preprocessing and the NCC baseline (library code, no GPU) give in wasm the
+/// landmarks recorded natively.
+#[cfg(cc2d_data)]
 #[wasm_bindgen_test]
 fn ncc_in_wasm_matches_the_native_record() {
+    use cc2d::baseline::ncc::{NccConfig, NccMatcher};
     use cc2d::io::landmarks::Detection;
-    let template_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/001.jpg"));
-    let query_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/151.jpg"));
-    let senior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/001.txt"));
-    let junior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/001.txt"));
-    let template = common::isbi_template(senior, junior, 1935, 2400);
-    let detector = cc2d::web::NccDetector::new(template_bytes, &template.to_json()).unwrap();
-    let found: Detection = serde_json::from_str(&detector.detect(query_bytes, "151.jpg").unwrap()).unwrap();
+    let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400);
+    let template_image = cc2d::io::image::decode(real::TEMPLATE, "001.jpg").unwrap();
+    let matcher = NccMatcher::new(&template_image, &template, NccConfig::default()).unwrap();
+    let found = matcher.detect(&cc2d::io::image::decode(real::QUERY, "151.jpg").unwrap(), "151.jpg");
     let recorded: Detection = serde_json::from_str(common::NCC_FIXTURE).unwrap();
     let d = common::max_distance(&found.points(), &recorded.points());
     console_log!("NCC wasm vs native record: max distance {d:e} px over {} landmarks", found.landmarks.len());
     assert!(d < 1e-3, "wasm NCC moved {d} px from the native record");
 }
 
-/// The shipped SSL extractor in the page, on the CPU backend and on WebGPU, finds on image
-/// 151 the landmarks recorded natively (within one model pixel, the argmax's grid).
+async fn engine(backend: &str) -> cc2d::web::Engine {
+    let engine = cc2d::web::Engine::create(backend.into()).await.unwrap_or_else(|_| panic!("{backend} engine"));
+    assert_eq!(engine.backend(), backend);
+    engine
+}
+
+/// The shipped models in the page, on the CPU backend and on WebGPU, find on image 151 the
+/// landmarks recorded natively: SSL matching within one model pixel (the argmax's grid),
+/// the detector within one pixel.
 #[cfg(cc2d_data)]
 #[wasm_bindgen_test]
-async fn ssl_matching_on_cpu_and_webgpu_matches_the_native_record() {
+async fn shipped_models_on_cpu_and_webgpu_match_the_native_records() {
     use cc2d::io::landmarks::{Detection, Point};
-    let weights: &[u8] = include_bytes!("../weights/ssl-small.bpk");
-    let template_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/001.jpg"));
-    let query_bytes: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/151.jpg"));
-    let senior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/001.txt"));
-    let junior = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/001.txt"));
-    let template = common::isbi_template(senior, junior, 1935, 2400).to_json();
-    let recorded: Vec<Point> = serde_json::from_str(include_str!("fixtures/ssl_001_on_151.json")).unwrap();
+    use cc2d::web::Image;
+    let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400).to_json();
+    let ssl_recorded: Vec<Point> = serde_json::from_str(include_str!("fixtures/ssl_001_on_151.json")).unwrap();
+    let tpl_recorded: Detection = serde_json::from_str(include_str!("fixtures/tpl_on_151.json")).unwrap();
     let model_pixel = (1935.0f64 / 384.0).hypot(2400.0 / 384.0);
+    let query = Image::from_encoded(real::QUERY, "151.jpg").unwrap();
     for backend in ["cpu", "webgpu"] {
-        let detector = cc2d::web::SslDetector::create(backend.into(), weights.to_vec(), template_bytes.to_vec(), template.clone()).await.unwrap();
-        assert_eq!(detector.backend(), backend);
+        let engine = engine(backend).await;
+        engine.load_detector(real::TPL_WEIGHTS.to_vec(), "tpl-small.bpk").unwrap();
         let started = js_sys::Date::now();
-        let json = JsFuture::from(detector.locate(query_bytes.to_vec(), "151.jpg".into())).await.unwrap().as_string().unwrap();
-        let found: Detection = serde_json::from_str(&json).unwrap();
-        let d = common::max_distance(&found.points(), &recorded);
+        let found: Detection = serde_json::from_str(&engine.detect(&query).await.unwrap()).unwrap();
+        let d = common::max_distance(&found.points(), &tpl_recorded.points());
+        console_log!("TPL detection in wasm on {backend}: max distance {d:.2e} px from the native record ({:.0} ms)", js_sys::Date::now() - started);
+        assert!(d <= 1.0, "{backend}: the detector moved {d} px from the native record");
+        assert_eq!(found.landmarks.iter().map(|l| l.name.clone()).collect::<Vec<_>>(), tpl_recorded.landmarks.iter().map(|l| l.name.clone()).collect::<Vec<_>>());
+
+        engine.load_extractor(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap();
+        engine.set_template(&Image::from_encoded(real::TEMPLATE, "001.jpg").unwrap(), &template).unwrap();
+        let started = js_sys::Date::now();
+        let found: Detection = serde_json::from_str(&engine.match_template(&query).await.unwrap()).unwrap();
+        let d = common::max_distance(&found.points(), &ssl_recorded);
         console_log!("SSL matching in wasm on {backend}: max distance {d:.2} px from the native record ({:.0} ms)", js_sys::Date::now() - started);
-        assert!(d <= model_pixel + 1e-6, "{backend}: moved {d} px from the native record");
-        // Bad input rejects the promise with a message a web developer can act on.
-        let err = JsFuture::from(detector.locate(b"GIF89a...".to_vec(), "clip.gif".into())).await.unwrap_err();
-        let message: String = js_sys::Error::from(err).message().into();
-        assert!(message.contains("clip.gif") && message.contains("not a supported image"), "{message}");
+        assert!(d <= model_pixel + 1e-6, "{backend}: SSL matching moved {d} px from the native record");
     }
-    let err = cc2d::web::SslDetector::create("quantum".into(), weights.to_vec(), template_bytes.to_vec(), template.clone()).await.err().expect("unknown backend refused");
-    let message: String = js_sys::Error::from(JsValue::from(err)).message().into();
-    assert!(message.contains("unknown backend"), "{message}");
-    let err = cc2d::web::SslDetector::create("cpu".into(), b"truncated".to_vec(), template_bytes.to_vec(), template).await.err().expect("bad weights refused");
-    let message: String = js_sys::Error::from(JsValue::from(err)).message().into();
-    assert!(message.contains("not a cc2d weights file"), "{message}");
+}
+
+/// Clear refusals: unknown backends, images that are not images, weights of another model.
+#[cfg(cc2d_data)]
+#[wasm_bindgen_test]
+async fn bad_input_is_refused_with_a_message_a_web_developer_can_act_on() {
+    use cc2d::web::{Engine, Image};
+    let message = |e: wasm_bindgen::JsError| -> String { js_sys::Error::from(JsValue::from(e)).message().into() };
+    let err = Engine::create("quantum".into()).await.err().expect("unknown backend refused");
+    assert!(message(err).contains("unknown backend"));
+    let err = Image::from_encoded(b"GIF89a...", "clip.gif").err().expect("a GIF is refused");
+    let m = message(err);
+    assert!(m.contains("clip.gif") && m.contains("not a supported image"), "{m}");
+    let engine = engine("cpu").await;
+    let m = message(engine.load_detector(b"truncated".to_vec(), "x.bpk").unwrap_err());
+    assert!(m.contains("not a cc2d weights file"), "{m}");
+    let m = message(engine.load_detector(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap_err());
+    assert!(m.contains("not CC2D-TPL detector weights"), "{m}");
+    let m = message(engine.detect(&Image::from_encoded(real::QUERY, "151.jpg").unwrap()).await.unwrap_err());
+    assert!(m.contains("no detector weights loaded"), "{m}");
 }
 
 /// Under CI the real-data browser test must run: fail if the build did not see the data.

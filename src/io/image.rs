@@ -82,6 +82,17 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     GreyImage::new(width, height, grey.into_raw())
 }
 
+/// Takes RGBA pixels, 8 bits each (a canvas's `ImageData`), to grey as [`decode`] does.
+pub fn from_rgba8(width: u32, height: u32, rgba: &[u8], source_name: &str) -> Result<GreyImage> {
+    check_size(source_name, width, height)?;
+    let expected = 4 * width as usize * height as usize;
+    if rgba.len() != expected {
+        return Err(Error::Invalid(format!("{source_name}: {width}×{height} RGBA pixels need {expected} bytes, got {}", rgba.len())));
+    }
+    let buffer = image::RgbaImage::from_raw(width, height, rgba.to_vec()).expect("length checked above");
+    GreyImage::new(width, height, image::DynamicImage::ImageRgba8(buffer).to_luma32f().into_raw())
+}
+
 /// Reads and decodes an image file.
 pub fn load(path: &Path) -> Result<GreyImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -132,6 +143,17 @@ mod tests {
         let rgb: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_pixel(3, 3, Rgb([255, 255, 255]));
         let img = decode(&encode(&rgb, ImageFormat::Png), "white").unwrap();
         assert!(img.pixels.iter().all(|v| (v - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn rgba_pixels_give_the_grey_values_of_the_same_image_decoded() {
+        let src = ramp8();
+        let rgba: Vec<u8> = src.pixels().flat_map(|p| [p[0], p[0], p[0], 255]).collect();
+        let from_canvas = from_rgba8(7, 5, &rgba, "canvas").unwrap();
+        assert_eq!(from_canvas, decode(&encode(&src, ImageFormat::Png), "ramp").unwrap());
+        let msg = |r: Result<GreyImage>| r.unwrap_err().to_string();
+        assert!(msg(from_rgba8(7, 5, &rgba[4..], "short")).contains("need 140 bytes, got 136"));
+        assert!(msg(from_rgba8(0, 0, &[], "blank.png")).starts_with("blank.png: image is 0×0"));
     }
 
     #[test]
