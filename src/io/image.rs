@@ -68,7 +68,11 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
         return Err(unsupported(format!("{format:?} is not accepted")));
     }
     // Read the header first so that a huge or empty image is refused before any allocation.
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(corrupt)?;
+    // (No limits on this read: the decoders' own memory limit would otherwise refuse a huge
+    // image with a vaguer message than ours.)
+    let mut header = ImageReader::with_format(Cursor::new(bytes), format);
+    header.no_limits();
+    let (width, height) = header.into_dimensions().map_err(corrupt)?;
     check_size(source_name, width, height)?;
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -173,6 +177,11 @@ mod tests {
         assert!(m.contains("/nonexistent/x.png") && m.contains("cannot read"), "{m}");
     }
 
+    /// PNG's chunk checksum (CRC-32, IEEE), to forge a valid header.
+    fn crc32(bytes: &[u8]) -> u32 {
+        !bytes.iter().fold(!0u32, |crc, &b| (0..8).fold(crc ^ u32::from(b), |c, _| if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 }))
+    }
+
     #[test]
     fn refuses_absurdly_large_images_from_the_header_alone() {
         // A valid BMP header that claims 20000×20000 pixels, with no pixel data behind it:
@@ -182,6 +191,15 @@ mod tests {
         bmp[22..26].copy_from_slice(&20_000i32.to_le_bytes());
         let m = decode(&bmp, "huge.bmp").unwrap_err().to_string();
         assert!(m.contains("huge.bmp") && m.contains("20000×20000"), "{m}");
+
+        // The same for a PNG (its decoder has a memory limit of its own that must not speak first).
+        let mut png = encode(&ImageBuffer::from_pixel(1, 1, Luma([0u8])), ImageFormat::Png);
+        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let m = decode(&png, "huge.png").unwrap_err().to_string();
+        assert!(m.contains("huge.png") && m.contains("100000×100000") && m.contains("16384"), "{m}");
 
         bmp[18..22].copy_from_slice(&0i32.to_le_bytes());
         let m = decode(&bmp, "flat.bmp").unwrap_err().to_string();

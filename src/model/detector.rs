@@ -101,6 +101,11 @@ impl Detector {
         self.landmarks
     }
 
+    /// The encoder stages (full resolution to 1/16).
+    pub fn encoder(self) -> Vec<ConvStack> {
+        self.encoder
+    }
+
     /// Starts from another network's encoder (the trained SSL extractor's, instead of the
     /// paper's ImageNet VGG19, which we cannot get). The encoders' layouts must match.
     pub fn with_encoder(mut self, encoder: Vec<ConvStack>) -> Self {

@@ -94,7 +94,10 @@ pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Ve
     if let Some(encoder) = encoder {
         model = model.with_encoder(encoder);
     }
-    (model.fork(&device), AdamConfig::new().init())
+    // Parameters built on a plain device (a loaded detector, the SSL encoder) are not
+    // tracked by autodiff after `fork`: `train` turns autodiff on for every one, or they
+    // would stay frozen.
+    (model.fork(&device).train().set_require_grad(true), AdamConfig::new().init())
 }
 
 /// Trains on pseudo-labelled images plus the template, epoch by epoch, with a checkpoint in
@@ -136,4 +139,41 @@ pub fn train(
         on_epoch(&record, &model.valid());
     }
     Ok(model.valid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TplConfig;
+    use crate::model::detector::DetectorConfig;
+    use rand::SeedableRng;
+
+    fn bytes_of(model: &Detector) -> Vec<u8> {
+        crate::model::weights::to_bytes(model, false, "", &[]).unwrap()
+    }
+
+    /// Starting from a detector or an encoder built on a plain device (as loaded weights
+    /// are), one step changes the encoder and the rest: nothing is left frozen.
+    #[test]
+    fn a_step_trains_every_layer_including_a_borrowed_encoder() {
+        let device = Device::flex();
+        let detector = DetectorConfig::new(2, [4, 4, 8, 8, 8], [1, 1, 1, 1, 1], vec![8, 8, 8]).with_decoder_depth(1);
+        let config = TplConfig::new(detector.clone()).with_image_size(32).with_radius(4.0);
+        let image = |v: f32| GreyImage { width: 32, height: 32, pixels: (0..1024).map(|i| ((i % 7) as f32 * v) % 1.0).collect() };
+        let labelled = |v: f32| LabelledImage { image: image(v), landmarks: vec![Point::new(10.0, 12.0), Point::new(20.0, 5.0)] };
+        let (pseudo, template) = (labelled(0.3), labelled(0.2));
+        let plain = detector.init(&device);
+        // Encoders compared inside one fixed detector, so only the encoder can differ.
+        let reference = detector.init(&device);
+        let encoder_bytes = |encoder| bytes_of(&reference.clone().with_encoder(encoder));
+        for (start, encoder) in [(Some(plain.clone()), None), (None, Some(plain.clone().encoder()))] {
+            let (model, mut optimizer) = trainable(&config, start, encoder, &device);
+            let before = model.valid();
+            let mut rng = StdRng::seed_from_u64(1);
+            let (model, _) = training_step(&config, model, &mut optimizer, &[&pseudo], &template, &mut rng, false, 1e-2, &device.clone().autodiff());
+            let after = model.valid();
+            assert_ne!(encoder_bytes(before.clone().encoder()), encoder_bytes(after.clone().encoder()), "the encoder stayed frozen");
+            assert_ne!(bytes_of(&before.with_encoder(plain.clone().encoder())), bytes_of(&after.with_encoder(plain.clone().encoder())), "the decoder stayed frozen");
+        }
+    }
 }
