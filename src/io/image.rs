@@ -72,7 +72,13 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     // image with a vaguer message than ours.)
     let mut header = ImageReader::with_format(Cursor::new(bytes), format);
     header.no_limits();
-    let (width, height) = header.into_dimensions().map_err(corrupt)?;
+    let (width, height) = header.into_dimensions().map_err(|e| match e {
+        // A 32-bit platform (wasm) cannot even describe some sizes: still a size problem.
+        image::ImageError::Limits(_) => Error::Invalid(format!(
+            "{source_name}: image is too large for this platform's memory; sides must be between 1 and {MAX_SIDE} pixels"
+        )),
+        e => corrupt(e),
+    })?;
     check_size(source_name, width, height)?;
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);

@@ -272,7 +272,8 @@ impl Engine {
     }
 
     /// One fine-tuning step of the detector on the pseudo-labelled images plus the template
-    /// (the paper's TPL training, continued from the loaded detector). Resolves to
+    /// (the paper's TPL training, continued from the loaded detector at the learning rate
+    /// its training ended with). Resolves to
     /// `{ epoch, step, stepsPerEpoch, loss }`. The result is used by `detect` only after
     /// `finishFineTune`.
     #[wasm_bindgen(js_name = fineTuneStep)]
@@ -305,7 +306,7 @@ impl Engine {
             let batch: Vec<&LabelledImage> = chunk.iter().map(|&i| &state.training_set[i]).collect();
             let model = fine_tune.model.clone();
             let device = self.device.clone().autodiff();
-            let (model, loss) = training_step(config, model, &mut fine_tune.optimizer, &batch, &template_labelled, &mut fine_tune.rng, augment, learning_rate(config, fine_tune.epoch), &device);
+            let (model, loss) = training_step(config, model, &mut fine_tune.optimizer, &batch, &template_labelled, &mut fine_tune.rng, augment, learning_rate(config, config.epochs + fine_tune.epoch), &device);
             fine_tune.model = model;
             fine_tune.step += 1;
             (loss, (fine_tune.epoch, fine_tune.step, steps_per_epoch))
