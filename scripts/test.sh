@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The test suite: native tests (unit, CLI, real radiographs, flex vs wgpu), then the browser
-# tests in headless Chromium (WebGPU vs flex, NCC in wasm vs native).
+# The test suite: native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
+# tests in headless Chromium (WebGPU vs flex, shipped models in wasm vs native), then the npm
+# package built and packed, and its page-level tests (playwright-core: the tarball and the
+# demo in Chromium).
 # Needs: the wasm32 target, wasm-bindgen-cli matching Cargo.lock, chromium + chromedriver,
-# a Vulkan driver for native wgpu (mesa-vulkan-drivers). `.ci/run` installs all of them.
+# a Vulkan driver for native wgpu (mesa-vulkan-drivers), `npm ci` done at the top level.
+# `.ci/run` installs all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +17,7 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
 cargo test --release --target wasm32-unknown-unknown --no-default-features --features web --test web -- --nocapture
+
+echo "== npm package (pkg/) and its page-level browser tests"
+bash scripts/build-pkg.sh
+node --test --test-reporter=spec tests/browser/

@@ -1,0 +1,120 @@
+/** Anything `cc2d` accepts as an image. Encoded bytes and Blobs/Files keep 16-bit depth; the
+ * others go through a canvas (8-bit). */
+export type ImageSource =
+  | ArrayBuffer
+  | ArrayBufferView
+  | Blob
+  | ImageData
+  | ImageBitmap
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas;
+
+/** Weights: a URL to fetch (the browser's HTTP cache applies) or the bytes themselves. */
+export type WeightsSource = URL | string | ArrayBuffer | Uint8Array;
+
+export interface CreateOptions {
+  /** `"auto"` (default) uses WebGPU when the browser has an adapter, else the CPU. */
+  backend?: "auto" | "webgpu" | "cpu";
+  /** Detector weights, or both models' weights. Default: the shipped ISBI 2015 model. */
+  weights?: WeightsSource | { detector?: WeightsSource; extractor?: WeightsSource };
+  /** Where `cc2d_bg.wasm` is served, when not beside the package's files. */
+  wasm?: URL | string;
+}
+
+/** A landmark of the template, in original pixels (x right, y down, pixel centres at integers). */
+export interface TemplateLandmark {
+  name: string;
+  x: number;
+  y: number;
+}
+
+export interface Detection<Score extends string> {
+  image: string;
+  width: number;
+  height: number;
+  /** The backend that ran it. */
+  backend: "webgpu" | "cpu";
+  /** Wall time of the call: image conversion, model, decoding. */
+  milliseconds: number;
+  landmarks: ({ name: string; x: number; y: number } & Record<Score, number>)[];
+}
+
+/** `match` results: each landmark's `score` is its similarity with the template (0–1). */
+export type MatchResult = Detection<"score">;
+/** `detect` results: each landmark's `confidence` is the heatmap's peak (0–1): low means doubtful. */
+export type DetectResult = Detection<"confidence">;
+
+export interface FineTuneProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  etaSeconds: number;
+}
+
+export interface FineTuneOptions {
+  /** Passes over the pseudo-labelled images (default 3). */
+  epochs?: number;
+  /** Random rotation, scale, shift and contrast per step (default true). */
+  augment?: boolean;
+  onProgress?: (progress: FineTuneProgress) => void;
+  /** Aborting rejects with an `AbortError` and leaves the detector as it was. */
+  signal?: AbortSignal;
+}
+
+export interface FineTuneResult {
+  epochs: number;
+  steps: number;
+  /** Mean loss of each epoch. */
+  epochLosses: number[];
+}
+
+/** The shipped default model's weight files (next to this module). */
+export declare const DEFAULT_WEIGHTS: Readonly<{ detector: URL; extractor: URL }>;
+export declare const MAX_SIDE: number;
+
+/** One-shot landmark detection; every call is queued and runs after the previous one. */
+export declare class Cc2d {
+  static create(options?: CreateOptions): Promise<Cc2d>;
+  /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
+  readonly backend: "webgpu" | "cpu" | "disposed";
+  /** The WebGPU adapter's info, or null on the CPU backend. */
+  readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
+  /** The names results carry: the template's, else the detector's. */
+  landmarkNames(): Promise<string[]>;
+  /** The one annotated example. Its landmark count must match the detector's. */
+  setTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { spacingMm?: number; name?: string }): Promise<void>;
+  /** CC2D-SSL matching against the template (needs `setTemplate`). */
+  match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
+  /** The CC2D-TPL detector. */
+  detect(image: ImageSource, options?: { name?: string }): Promise<DetectResult>;
+  /** SSL pseudo-labels for unlabelled images; the images are kept for `fineTune`. */
+  pseudoLabel(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<MatchResult[]>;
+  /** Pseudo-labels `images` (if any), then trains the detector on all pseudo-labelled images plus the template. */
+  fineTune(images?: ImageSource[], options?: FineTuneOptions): Promise<FineTuneResult>;
+  /** The detector's weights (f16 burnpack), to pass as `weights` later. */
+  exportWeights(): Promise<Uint8Array>;
+  /** Replaces the detector's weights. */
+  loadWeights(source: WeightsSource): Promise<void>;
+  /** Frees the engine and its GPU memory. */
+  dispose(): Promise<void>;
+}
+
+/** The same API, run in a module Web Worker (the page stays responsive). */
+export declare class Cc2dWorker {
+  static create(options?: CreateOptions): Promise<Cc2dWorker>;
+  readonly backend: "webgpu" | "cpu";
+  readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
+  landmarkNames(): Promise<string[]>;
+  setTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { spacingMm?: number; name?: string }): Promise<void>;
+  match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
+  detect(image: ImageSource, options?: { name?: string }): Promise<DetectResult>;
+  pseudoLabel(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<MatchResult[]>;
+  fineTune(images?: ImageSource[], options?: FineTuneOptions): Promise<FineTuneResult>;
+  exportWeights(): Promise<Uint8Array>;
+  loadWeights(source: WeightsSource): Promise<void>;
+  /** Frees the engine and ends the worker. */
+  dispose(): Promise<void>;
+}

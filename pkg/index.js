@@ -1,0 +1,335 @@
+// cc2d: one-shot landmark detection in the browser. This file wraps the wasm engine
+// (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
+// images, fetches weights lazily, runs one call at a time, and reports progress.
+import init, { Engine, Image } from "./wasm/cc2d.js";
+
+export { Cc2dWorker } from "./worker-client.js";
+
+/** The shipped default model: CC2D-TPL detector and CC2D-SSL extractor, ISBI 2015 landmarks. */
+export const DEFAULT_WEIGHTS = Object.freeze({
+  detector: new URL("./weights/tpl-small.bpk", import.meta.url),
+  extractor: new URL("./weights/ssl-small.bpk", import.meta.url),
+});
+
+/** Largest accepted image side, pixels (as the Rust side). */
+export const MAX_SIDE = 16384;
+
+let wasmReady = null;
+
+/** Loads and instantiates the wasm module once per page or worker. */
+function loadWasm(wasmUrl) {
+  wasmReady ??= init({ module_or_path: wasmUrl ?? new URL("./wasm/cc2d_bg.wasm", import.meta.url) }).catch((e) => {
+    wasmReady = null;
+    throw new Error(`cc2d: could not load the WebAssembly module: ${e.message ?? e}`);
+  });
+  return wasmReady;
+}
+
+function isBytes(x) {
+  return x instanceof ArrayBuffer || ArrayBuffer.isView(x);
+}
+
+function asUint8(x) {
+  return x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+}
+
+/** Weights from a URL (fetched with the browser's HTTP cache) or bytes. */
+async function weightBytes(source, what) {
+  if (isBytes(source)) return asUint8(source);
+  const url = source instanceof URL ? source : new URL(String(source), globalThis.location?.href);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: ${e.message ?? e}`);
+  }
+  if (!response.ok) throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function checkSize(width, height, name) {
+  if (!(width > 0 && height > 0 && width <= MAX_SIDE && height <= MAX_SIDE)) {
+    throw new Error(`cc2d: ${name}: image is ${width}×${height}; sides must be between 1 and ${MAX_SIDE} pixels (is the image loaded?)`);
+  }
+}
+
+/** Any supported image input → the engine's grey `Image`. */
+async function toImage(input, name) {
+  if (input == null) throw new Error("cc2d: no image given");
+  if (isBytes(input)) return Image.fromEncoded(asUint8(input), name ?? "image");
+  if (typeof Blob !== "undefined" && input instanceof Blob) {
+    return Image.fromEncoded(new Uint8Array(await input.arrayBuffer()), name ?? input.name ?? "image");
+  }
+  if (typeof ImageData !== "undefined" && input instanceof ImageData) {
+    checkSize(input.width, input.height, name ?? "ImageData");
+    return Image.fromRgba(input.width, input.height, new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength), name ?? "ImageData");
+  }
+  // ImageBitmap, HTMLImageElement, HTMLCanvasElement, OffscreenCanvas, VideoFrame: draw it.
+  const width = input.naturalWidth ?? input.displayWidth ?? input.width;
+  const height = input.naturalHeight ?? input.displayHeight ?? input.height;
+  const label = name ?? (input.currentSrc ? input.currentSrc.split("/").pop() : input.constructor?.name ?? "image");
+  if (width === undefined || height === undefined) {
+    throw new Error(`cc2d: ${label}: unsupported image input; give encoded bytes (PNG/JPEG/BMP/TIFF), a Blob/File, ImageData, ImageBitmap, an <img> or a canvas`);
+  }
+  checkSize(width, height, label);
+  const canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : Object.assign(document.createElement("canvas"), { width, height });
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(input, 0, 0, width, height);
+  const data = context.getImageData(0, 0, width, height).data;
+  return Image.fromRgba(width, height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), label);
+}
+
+function abortError(signal) {
+  return signal.reason ?? new DOMException("cc2d: fine-tuning was aborted", "AbortError");
+}
+
+/** A trapped wasm instance cannot be used again: say so instead of failing obscurely later. */
+function explain(e) {
+  if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+    return new Error(`cc2d: the engine failed (${e.message}); this is usually out of memory for a very large image or batch. Call dispose() and create a new Cc2d.`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * One-shot landmark detection. Create with `await Cc2d.create(options)`; every method is
+ * async and calls run one at a time, in order (overlapping calls are queued).
+ */
+export class Cc2d {
+  #engine;
+  #queue = Promise.resolve();
+  #weights;
+  #detectorError = null;
+  #extractorLoaded = false;
+  #broken = null;
+  #adapter;
+
+  constructor(engine, weights, adapter) {
+    this.#engine = engine;
+    this.#weights = weights;
+    this.#adapter = adapter;
+  }
+
+  /**
+   * @param {object} [options]
+   * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]
+   * @param {URL|string|ArrayBuffer|Uint8Array|{detector?: URL|string|ArrayBuffer|Uint8Array, extractor?: URL|string|ArrayBuffer|Uint8Array}} [options.weights]
+   *   detector weights (or both), default the shipped model
+   * @param {URL|string} [options.wasm] where the .wasm file is served, default beside this file
+   */
+  static async create({ backend = "auto", weights, wasm } = {}) {
+    await loadWasm(wasm);
+    const single = weights !== undefined && (isBytes(weights) || typeof weights === "string" || weights instanceof URL);
+    const sources = {
+      detector: (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
+      extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
+    };
+    const engine = await Engine.create(backend);
+    const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
+    const cc2d = new Cc2d(engine, sources, adapter);
+    // The detector's weights load in the background; calls queue behind them.
+    cc2d.#enqueue(() => cc2d.#loadDetector(sources.detector)).catch(() => {});
+    return cc2d;
+  }
+
+  /** The backend in use: "webgpu" or "cpu". */
+  get backend() {
+    return this.#engine?.backend ?? "disposed";
+  }
+
+  /** The WebGPU adapter's info ({ vendor, architecture, device, description }), or null on the CPU. */
+  get adapter() {
+    return this.#adapter;
+  }
+
+  /** The landmark names results carry (the template's, else the detector's). Async: waits for the weights. */
+  landmarkNames() {
+    return this.#enqueue(() => this.#engine.landmarkNames());
+  }
+
+  /**
+   * The one annotated example. `landmarks`: [{ name, x, y }] in original pixels.
+   * @param {ImageSource} image
+   * @param {{name: string, x: number, y: number}[]} landmarks
+   * @param {{spacingMm?: number, name?: string}} [options]
+   */
+  setTemplate(image, landmarks, { spacingMm, name } = {}) {
+    return this.#enqueue(async () => {
+      if (!Array.isArray(landmarks) || landmarks.length === 0) throw new Error("cc2d: setTemplate needs landmarks as a non-empty array of { name, x, y }");
+      const img = await toImage(image, name ?? "template");
+      try {
+        const template = {
+          image: name ?? "template",
+          width: img.width,
+          height: img.height,
+          landmarks: landmarks.map((l, i) => ({ name: String(l.name ?? `L${i + 1}`), x: finite(l.x, i), y: finite(l.y, i) })),
+        };
+        if (spacingMm !== undefined) template.spacing_mm = spacingMm;
+        this.#engine.setTemplate(img, JSON.stringify(template));
+      } finally {
+        img.free();
+      }
+    });
+  }
+
+  /** CC2D-SSL matching against the template: landmarks in original pixels, a score each. */
+  match(image, { name } = {}) {
+    return this.#enqueue(async () => {
+      await this.#loadExtractor();
+      return this.#timed(image, name, (img) => this.#engine.match(img), "score");
+    });
+  }
+
+  /** The detector (CC2D-TPL): landmarks in original pixels with a confidence each (heatmap peak, 0–1). */
+  detect(image, { name } = {}) {
+    return this.#enqueue(async () => {
+      if (this.#detectorError) throw this.#detectorError;
+      return this.#timed(image, name, (img) => this.#engine.detect(img), "confidence");
+    });
+  }
+
+  /**
+   * SSL pseudo-labels for unlabelled images, kept for `fineTune`. Resolves to their detections.
+   * @param {ImageSource[]} images
+   * @param {{onProgress?: (p: {done: number, total: number}) => void, signal?: AbortSignal}} [options]
+   */
+  pseudoLabel(images, { onProgress, signal } = {}) {
+    return this.#enqueue(async () => {
+      await this.#loadExtractor();
+      const results = [];
+      for (const [i, image] of [...images].entries()) {
+        if (signal?.aborted) throw abortError(signal);
+        results.push(await this.#timed(image, undefined, (img) => this.#engine.pseudoLabel(img), "score"));
+        onProgress?.({ done: i + 1, total: images.length });
+      }
+      return results;
+    });
+  }
+
+  /**
+   * Trains the detector on pseudo-labelled images plus the template, continuing from the
+   * current detector. `images` (optional) are pseudo-labelled first. Cancel with `signal`:
+   * the detector is then left as it was. Resolves to { epochs, steps, epochLosses }.
+   */
+  async fineTune(images = [], { epochs = 3, augment = true, onProgress, signal } = {}) {
+    if (images.length) await this.pseudoLabel(images, { signal });
+    return this.#enqueue(async () => {
+      if (this.#detectorError) throw this.#detectorError;
+      const perEpoch = this.#engine.stepsPerEpoch();
+      if (perEpoch === 0) throw new Error("cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
+      const total = perEpoch * epochs;
+      const started = performance.now();
+      const epochLosses = [];
+      let sum = 0;
+      try {
+        for (let step = 1; step <= total; step++) {
+          if (signal?.aborted) throw abortError(signal);
+          const report = JSON.parse(await this.#engine.fineTuneStep(augment));
+          sum += report.loss;
+          if (report.step === report.stepsPerEpoch) {
+            epochLosses.push(sum / report.stepsPerEpoch);
+            sum = 0;
+          }
+          const elapsed = (performance.now() - started) / 1000;
+          onProgress?.({ epoch: report.epoch + 1, epochs, step, steps: total, loss: report.loss, etaSeconds: (elapsed / step) * (total - step) });
+        }
+        this.#engine.finishFineTune(true);
+      } catch (e) {
+        this.#engine?.finishFineTune(false);
+        throw e;
+      }
+      return { epochs, steps: total, epochLosses };
+    });
+  }
+
+  /** The detector's weights (f16, with its configuration and landmark names), for `weights` of a later `create` or `loadWeights`. */
+  exportWeights() {
+    return this.#enqueue(() => this.#engine.exportDetector());
+  }
+
+  /** Replaces the detector's weights (URL or bytes); on failure the current detector stays. */
+  loadWeights(source) {
+    return this.#enqueue(async () => {
+      try {
+        await this.#loadDetector(source);
+        this.#detectorError = null;
+      } catch (e) {
+        if (this.#engine.hasDetector) this.#detectorError = null;
+        throw e;
+      }
+    });
+  }
+
+  /** Frees the engine (GPU buffers included). The object cannot be used afterwards. */
+  dispose() {
+    const engine = this.#engine;
+    this.#engine = null;
+    this.#broken = new Error("cc2d: this Cc2d was disposed; create a new one");
+    return this.#queue.then(() => engine?.free());
+  }
+
+  #enqueue(task) {
+    const run = async () => {
+      if (this.#broken) throw this.#broken;
+      try {
+        return await task();
+      } catch (e) {
+        const error = explain(e);
+        if (e instanceof WebAssembly.RuntimeError) this.#broken = error;
+        throw error;
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #loadDetector(source) {
+    try {
+      this.#engine.loadDetector(await weightBytes(source, "detector"), String(isBytes(source) ? "detector" : source));
+    } catch (e) {
+      this.#detectorError = new Error(`cc2d: the detector weights could not be loaded: ${e.message ?? e}`);
+      throw this.#detectorError;
+    }
+  }
+
+  async #loadExtractor() {
+    if (this.#extractorLoaded) return;
+    const source = this.#weights.extractor;
+    this.#engine.loadExtractor(await weightBytes(source, "extractor"), String(isBytes(source) ? "extractor" : source));
+    this.#extractorLoaded = true;
+  }
+
+  async #timed(image, name, run, scoreName) {
+    const started = performance.now();
+    const img = await toImage(image, name);
+    try {
+      const detection = JSON.parse(await run(img));
+      return {
+        image: detection.image,
+        width: detection.width,
+        height: detection.height,
+        backend: this.backend,
+        milliseconds: performance.now() - started,
+        landmarks: detection.landmarks.map((l) => ({ name: l.name, x: l.x, y: l.y, [scoreName]: l.score })),
+      };
+    } finally {
+      img.free();
+    }
+  }
+}
+
+function finite(v, i) {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`cc2d: landmark ${i + 1}: x and y must be finite numbers (original pixels), got ${v}`);
+  return v;
+}
+
+async function adapterInfo() {
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    const info = adapter?.info ?? {};
+    return { vendor: info.vendor ?? "", architecture: info.architecture ?? "", device: info.device ?? "", description: info.description ?? "" };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,40 @@
+// Detection time in headless Chromium (not a test): the packed package on the CPU backend and
+// on WebGPU (SwiftShader here: a CPU emulation, for correctness, not speed), same image as
+// `cargo bench --bench cc2d`. Prints medians. Usage: npm run bench:browser [-- RUNS]
+import { DATA, ORIGIN, openPage, unpackTarball } from "./harness.mjs";
+
+const runs = Number(process.argv[2] ?? 10);
+const packageDir = unpackTarball();
+const { browser, page, logs } = await openPage({ packageDir });
+try {
+  await page.goto(`${ORIGIN}/blank.html`);
+  const r = await page.evaluate(async (runs) => {
+    const { Cc2d } = await import("cc2d");
+    const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
+    const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    const out = {};
+    for (const [backend, n] of [["cpu", runs], ["webgpu", Math.min(runs, 3)]]) {
+      const started = performance.now();
+      const cc2d = await Cc2d.create({ backend });
+      await cc2d.landmarkNames(); // weights loaded
+      const ready = performance.now() - started;
+      const first = (await cc2d.detect(bytes)).milliseconds;
+      const times = [];
+      for (let i = 0; i < n; i++) times.push((await cc2d.detect(bytes)).milliseconds);
+      out[backend] = { ready, first, median: median(times), n, adapter: cc2d.adapter };
+      await cc2d.dispose();
+    }
+    return out;
+  }, runs);
+  console.log(`image: ${DATA}/isbi2015/images/151.jpg (1935×2400 JPEG), detect = decode + preprocess + forward + voting`);
+  for (const [backend, v] of Object.entries(r)) {
+    console.log(
+      `Chromium ${backend.padEnd(6)}: ${v.median.toFixed(0).padStart(6)} ms/image (median of ${v.n}; first call ${v.first.toFixed(0)} ms; create + weights ${v.ready.toFixed(0)} ms)${v.adapter ? ` adapter ${v.adapter.vendor} ${v.adapter.architecture}` : ""}`,
+    );
+  }
+} catch (e) {
+  console.error(logs.join("\n"));
+  throw e;
+} finally {
+  await browser.close();
+}

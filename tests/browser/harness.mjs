@@ -1,0 +1,88 @@
+// Shared by the page-level browser tests and the browser benchmark: headless Chromium
+// (playwright-core driving /usr/bin/chromium) on a fake origin whose files come from disk.
+// Nothing goes to the network: any request outside the origin is refused and recorded.
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+// localhost: a secure context (WebGPU needs one), served from disk by routing, no server.
+export const ORIGIN = "http://localhost:8123";
+export const DATA = process.env.CC2D_DATA ?? resolve(ROOT, "../shared/data");
+
+/** The real radiographs, or why the test cannot run: under CI their absence is a failure. */
+export function dataOrSkip(t) {
+  if (existsSync(join(DATA, "isbi2015/images/151.jpg"))) return true;
+  if (process.env.CI) throw new Error(`${DATA} is missing: CI must run the real-radiograph browser tests (set CC2D_DATA)`);
+  t.skip(`no ISBI 2015 data at ${DATA} (set CC2D_DATA)`);
+  return false;
+}
+
+/** Unpacks the packed npm tarball (`npm run build` makes it) as a user's node_modules/cc2d. */
+export function unpackTarball() {
+  const tarballs = readdirSync(join(ROOT, "pkg")).filter((f) => f.endsWith(".tgz"));
+  if (tarballs.length !== 1) throw new Error(`expected one pkg/*.tgz, found ${tarballs.length}: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), "cc2d-pkg-"));
+  execFileSync("tar", ["xzf", join(ROOT, "pkg", tarballs[0]), "-C", dir]);
+  return join(dir, "package");
+}
+
+const ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+/**
+ * A browser page on ORIGIN. Served paths: /node_modules/cc2d/ → the unpacked package,
+ * /www/node_modules/cc2d/ → the same, /www/ → the demo, /data/ → the shared data,
+ * /blank.html → an empty page importing "cc2d".
+ */
+export async function openPage({ webgpu = true, packageDir } = {}) {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: webgpu ? [...ARGS, "--enable-unsafe-webgpu"] : ARGS,
+  });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const outside = [];
+  const missing = [];
+  const mounts = [
+    ["/www/node_modules/cc2d/", packageDir],
+    ["/node_modules/cc2d/", packageDir],
+    ["/www/", join(ROOT, "www")],
+    ["/data/", DATA],
+  ];
+  await context.route("**/*", async (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin !== ORIGIN) {
+      outside.push(url.href);
+      return route.abort();
+    }
+    if (url.pathname === "/blank.html") {
+      return route.fulfill({
+        contentType: "text/html",
+        body: `<!doctype html><meta charset="utf-8"><script type="importmap">{"imports":{"cc2d":"/node_modules/cc2d/index.js"}}</script><body>`,
+      });
+    }
+    for (const [prefix, dir] of mounts) {
+      if (dir && url.pathname.startsWith(prefix)) {
+        const file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length)) || "index.html"));
+        if (file.startsWith(dir) && existsSync(file)) return route.fulfill({ path: file });
+      }
+    }
+    missing.push(url.pathname);
+    return route.fulfill({ status: 404, body: "not found" });
+  });
+  const page = await context.newPage();
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  return { browser, page, outside, missing, logs };
+}
