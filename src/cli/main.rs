@@ -56,19 +56,14 @@ enum Command {
 
 #[derive(Args)]
 struct PipelineArgs {
-    /// The images: any folder of images, or a dataset folder (then --split chooses).
-    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
-    data: PathBuf,
+    #[command(flatten)]
+    source: TemplateSource,
     /// The unlabelled images to pseudo-label and train the detector on.
     #[arg(long, default_value = "train")]
     split: String,
     /// Where to detect at the end (default: --split).
     #[arg(long)]
     detect_split: Option<String>,
-    #[arg(long, default_value = "001", conflicts_with = "template")]
-    template_id: String,
-    #[arg(long)]
-    template: Option<PathBuf>,
     /// Output folder: ssl/, pseudo-labels.csv, tpl/, predictions.csv, detections.json.
     #[arg(long, default_value = "runs/pipeline")]
     out: PathBuf,
@@ -90,15 +85,10 @@ struct TrainTplArgs {
     /// Pseudo-labels CSV (`cc2d match --split train -o pseudo-labels.csv`).
     #[arg(long)]
     pseudo_labels: PathBuf,
-    /// Dataset folder holding the pseudo-labelled images and the template image.
-    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
-    data: PathBuf,
-    /// Id of the labelled template image (its true landmarks join every batch).
-    #[arg(long, default_value = "001", conflicts_with = "template")]
-    template_id: String,
-    /// A template JSON file instead of a dataset image.
-    #[arg(long)]
-    template: Option<PathBuf>,
+    /// The dataset holding the pseudo-labelled images, and the template (its true landmarks
+    /// join every batch).
+    #[command(flatten)]
+    source: TemplateSource,
     #[arg(long, default_value = "small")]
     preset: String,
     #[arg(long)]
@@ -142,13 +132,9 @@ struct ExportArgs {
     /// The configuration the weights were trained with (SSL weights record none).
     #[arg(long, default_value = "small")]
     preset: String,
-    /// Detector weights: the dataset and template whose landmark names are stored with them.
-    #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
-    data: PathBuf,
-    #[arg(long, default_value = "001", conflicts_with = "template")]
-    template_id: String,
-    #[arg(long)]
-    template: Option<PathBuf>,
+    /// Detector weights: the template whose landmark names are stored with them.
+    #[command(flatten)]
+    source: TemplateSource,
 }
 
 #[derive(Args)]
@@ -199,21 +185,47 @@ struct MatchArgs {
     device: DeviceKind,
 }
 
-/// Which images to run on, and with which template.
-#[derive(Args)]
-struct RunArgs {
+/// The dataset and the one labelled example: a dataset image or a template JSON file.
+#[derive(Args, Clone)]
+struct TemplateSource {
     /// Dataset folder (ISBI 2015 layout, hand10 layout, or any folder of images).
     #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
     data: PathBuf,
-    /// Split of the dataset to run on (ISBI: train, test1, test2, test, all).
-    #[arg(long, default_value = "test")]
-    split: String,
     /// Id of the labelled dataset image that serves as the one-shot template.
     #[arg(long, default_value = "001", conflicts_with = "template")]
     template_id: String,
     /// A template JSON file instead of a dataset image.
     #[arg(long)]
     template: Option<PathBuf>,
+}
+
+impl TemplateSource {
+    /// The template and its image's path (relative paths in a JSON file are relative to
+    /// the file).
+    fn resolve(&self, dataset: &Dataset) -> Result<(Template, PathBuf)> {
+        Ok(match &self.template {
+            Some(path) => {
+                let t = Template::read_json(path)?;
+                let image = path.parent().unwrap_or(Path::new(".")).join(&t.image);
+                (t, image)
+            }
+            None => {
+                let t = dataset.template(&self.template_id)?;
+                let image = PathBuf::from(&t.image);
+                (t, image)
+            }
+        })
+    }
+}
+
+/// Which images to run on, and with which template.
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    source: TemplateSource,
+    /// Split of the dataset to run on (ISBI: train, test1, test2, test, all).
+    #[arg(long, default_value = "test")]
+    split: String,
     /// Predictions CSV to write.
     #[arg(long, short, default_value = "predictions.csv")]
     out: PathBuf,
@@ -283,27 +295,6 @@ fn main() -> Result<()> {
     }
 }
 
-/// The template, from a JSON file or a labelled dataset image, and its image's path
-/// (relative paths in a JSON file are relative to the file).
-fn resolve_template(json: Option<&Path>, id: &str, dataset: &Dataset) -> Result<(Template, PathBuf)> {
-    Ok(match json {
-        Some(path) => {
-            let t = Template::read_json(path)?;
-            let image = path.parent().unwrap_or(Path::new(".")).join(&t.image);
-            (t, image)
-        }
-        None => {
-            let t = dataset.template(id)?;
-            let image = PathBuf::from(&t.image);
-            (t, image)
-        }
-    })
-}
-
-fn load_template(run: &RunArgs, dataset: &Dataset) -> Result<(Template, PathBuf)> {
-    resolve_template(run.template.as_deref(), &run.template_id, dataset)
-}
-
 fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
@@ -355,8 +346,8 @@ fn write_outputs(run: &RunArgs, detections: &[Detection], samples: &[&Sample]) -
 
 fn baseline(a: BaselineArgs) -> Result<()> {
     let run = &a.run;
-    let dataset = Dataset::open(&run.data)?;
-    let (template, template_path) = load_template(run, &dataset)?;
+    let dataset = Dataset::open(&run.source.data)?;
+    let (template, template_path) = run.source.resolve(&dataset)?;
     let template_image = image::load(&template_path)?;
     let config = match &a.ncc_config {
         Some(path) => serde_json::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
@@ -472,8 +463,8 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     let config = SslConfig::preset(&a.preset)?;
     let device = device(a.device)?;
     let model = cc2d::model::weights::load(SslModel::new(&config, &device), &a.weights)?;
-    let dataset = Dataset::open(&run.data)?;
-    let (template, template_path) = load_template(run, &dataset)?;
+    let dataset = Dataset::open(&run.source.data)?;
+    let (template, template_path) = run.source.resolve(&dataset)?;
     let template_image = image::load(&template_path)?;
     let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device)?;
     println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}", a.weights.display(), template.image, template.landmarks.len(), run.split, dataset.name);
@@ -533,8 +524,8 @@ fn log_curve(
 }
 
 fn train_tpl(a: TrainTplArgs) -> Result<()> {
-    let dataset = Dataset::open(&a.data)?;
-    let (template, template_path) = resolve_template(a.template.as_deref(), &a.template_id, &dataset)?;
+    let dataset = Dataset::open(&a.source.data)?;
+    let (template, template_path) = a.source.resolve(&dataset)?;
     let k = template.landmarks.len();
     let mut config = TplConfig::preset(&a.preset, k)?;
     if let Some(e) = a.epochs {
@@ -574,9 +565,9 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
         None => None,
     };
     let samples = dataset.split("train").unwrap_or_else(|_| dataset.samples.iter().collect());
-    let (eval_samples, eval_queries, curve) = curve_set(&samples, &a.template_id, a.eval_images, &a.run)?;
+    let (eval_samples, eval_queries, curve) = curve_set(&samples, &a.source.template_id, a.eval_images, &a.run)?;
     println!("CC2D-TPL ({} preset): {} pseudo-labelled images + template {}, {} epochs, batch {} + 1, R = {}, encoder from {}; run folder {}",
-        a.preset, images.len(), a.template_id, config.epochs, config.batch_size, config.radius,
+        a.preset, images.len(), a.source.template_id, config.epochs, config.batch_size, config.radius,
         a.ssl_weights.as_ref().map_or("scratch".into(), |p| p.display().to_string()), a.run.display());
     let steps = images.len().div_ceil(config.batch_size) * config.epochs;
     let bar = ProgressBar::new(steps as u64);
@@ -610,13 +601,13 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
 
 fn detect(a: DetectArgs) -> Result<()> {
     let run = &a.run;
-    let dataset = Dataset::open(&run.data)?;
+    let dataset = Dataset::open(&run.source.data)?;
     let device = device(a.device)?;
     // The template (a JSON file, or the dataset's labelled image) names the landmarks and must
     // agree with the weights; without one, the names stored in the weights are used.
-    let template = match load_template(run, &dataset) {
+    let template = match run.source.resolve(&dataset) {
         Ok((t, _)) => Some(t),
-        Err(_) if run.template.is_none() => None,
+        Err(_) if run.source.template.is_none() => None,
         Err(e) => return Err(e),
     };
     let detector = TplDetector::load(&a.weights, &a.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?;
@@ -631,7 +622,7 @@ fn export(a: ExportArgs) -> Result<()> {
     let described: Option<TplConfig> = serde_json::from_str(&cc2d::model::weights::description(&a.from)?).ok();
     if described.is_some() {
         let detector = TplDetector::load(&a.from, &a.preset, None, &device)?;
-        let (template, _) = resolve_template(a.template.as_deref(), &a.template_id, &Dataset::open(&a.data)?)?;
+        let (template, _) = a.source.resolve(&Dataset::open(&a.source.data)?)?;
         detector.save(&a.to, &template.names())?;
     } else {
         let config = SslConfig::preset(&a.preset)?;
@@ -650,10 +641,8 @@ fn say(bar: &ProgressBar, line: String) {
 fn pipeline(a: PipelineArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let run_args = |split: &str, out: PathBuf, json: Option<PathBuf>| RunArgs {
-        data: a.data.clone(),
+        source: a.source.clone(),
         split: split.to_string(),
-        template_id: a.template_id.clone(),
-        template: a.template.clone(),
         out,
         json,
         threads: None,
@@ -661,7 +650,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
     println!("== 1/4 SSL extractor");
     let ssl_weights = if a.ssl_weights == "train" {
         train_ssl(TrainSslArgs {
-            data: a.data.clone(),
+            data: a.source.data.clone(),
             split: a.split.clone(),
             preset: a.preset.clone(),
             epochs: a.ssl_epochs,
@@ -669,7 +658,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
             run: a.out.join("ssl"),
             eval_every: 0,
             eval_images: 0,
-            eval_template: a.template_id.clone(),
+            eval_template: a.source.template_id.clone(),
             device: a.device,
         })?;
         a.out.join("ssl/model.bpk")
@@ -689,9 +678,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
     println!("== 3/4 detector training (resumes from {})", a.out.join("tpl").display());
     train_tpl(TrainTplArgs {
         pseudo_labels: pseudo,
-        data: a.data.clone(),
-        template_id: a.template_id.clone(),
-        template: a.template.clone(),
+        source: a.source.clone(),
         preset: a.preset.clone(),
         epochs: a.tpl_epochs,
         ssl_weights: Some(ssl_weights),
