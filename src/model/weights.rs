@@ -1,6 +1,7 @@
 //! Saving and loading weights with Burn's store (burnpack), in f16 on disk when asked:
 //! half the download, and the models lose nothing measurable at that precision.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Module;
@@ -29,28 +30,28 @@ pub fn save<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, des
 
 /// [`save`] with more metadata entries.
 pub fn save_with<M: Module + ModuleSnapshot>(module: &M, path: &Path, half: bool, description: &str, extra: &[(&str, String)]) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata(DESCRIPTION, description).metadata(PRECISION, precision(half));
-    for (key, value) in extra {
-        store = store.metadata(*key, value.as_str());
-    }
-    if half {
-        store = store.with_to_adapter(HalfPrecisionAdapter::new());
-    }
+    let mut store = described(BurnpackStore::from_file(path).auto_extension(false).overwrite(true), half, description, extra);
     module.save_into(&mut store).map_err(|e| Error::Invalid(format!("{}: cannot save weights: {e}", path.display())))
 }
 
 /// The weights as bytes (for the browser, or to ship).
 pub fn to_bytes<M: Module + ModuleSnapshot>(module: &M, half: bool, description: &str, extra: &[(&str, String)]) -> Result<Vec<u8>> {
-    let mut store = BurnpackStore::from_bytes(None).metadata(DESCRIPTION, description).metadata(PRECISION, precision(half));
+    let mut store = described(BurnpackStore::from_bytes(None), half, description, extra);
+    module.save_into(&mut store).map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
+    let bytes = store.get_bytes().map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// A store about to be written: the metadata, and the f16 adapter when `half`.
+fn described(mut store: BurnpackStore, half: bool, description: &str, extra: &[(&str, String)]) -> BurnpackStore {
+    store = store.metadata(DESCRIPTION, description).metadata(PRECISION, precision(half));
     for (key, value) in extra {
         store = store.metadata(*key, value.as_str());
     }
     if half {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
-    module.save_into(&mut store).map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
-    let bytes = store.get_bytes().map_err(|e| Error::Invalid(format!("cannot serialise weights: {e}")))?;
-    Ok(bytes.to_vec())
+    store
 }
 
 /// Loads weights from a file into `module`, which must have been built from the same
@@ -66,16 +67,16 @@ pub fn description(path: &Path) -> Result<String> {
     Ok(reader.metadata().get(DESCRIPTION).cloned().unwrap_or_default())
 }
 
-/// One metadata entry of weights held in memory (`None` when absent).
-pub fn metadata(bytes: &[u8], key: &str, source_name: &str) -> Result<Option<String>> {
+/// The metadata of weights held in memory (key → value).
+pub fn metadata(bytes: &[u8], source_name: &str) -> Result<BTreeMap<String, String>> {
     let reader = burn::store::burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
-    Ok(reader.metadata().get(key).cloned())
+    Ok(reader.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
-/// The description of weights held in memory (empty when absent).
-pub fn description_of(bytes: &[u8], source_name: &str) -> Result<String> {
-    Ok(metadata(bytes, DESCRIPTION, source_name)?.unwrap_or_default())
+/// The description stored with weights held in memory (empty when absent).
+pub fn description_of(metadata: &BTreeMap<String, String>) -> &str {
+    metadata.get(DESCRIPTION).map_or("", String::as_str)
 }
 
 /// [`load`] from bytes in memory.

@@ -30,8 +30,9 @@ impl TplDetector {
     /// metadata (else the named `preset`); weights trained for another number of landmarks
     /// than `landmarks` (when given) are refused with a message that says so.
     pub fn from_bytes(bytes: Vec<u8>, source_name: &str, preset: &str, landmarks: Option<usize>, device: &Device) -> Result<Self> {
-        let trained: Option<TplConfig> = serde_json::from_str(&weights::description_of(&bytes, source_name)?).ok();
-        let names: Option<Vec<String>> = weights::metadata(&bytes, weights::LANDMARK_NAMES, source_name)?.and_then(|n| serde_json::from_str(&n).ok());
+        let metadata = weights::metadata(&bytes, source_name)?;
+        let trained: Option<TplConfig> = serde_json::from_str(weights::description_of(&metadata)).ok();
+        let names: Option<Vec<String>> = metadata.get(weights::LANDMARK_NAMES).and_then(|n| serde_json::from_str(n).ok());
         let config = match (trained, landmarks) {
             (Some(c), _) => c,
             (None, Some(k)) => TplConfig::preset(preset, k)?,

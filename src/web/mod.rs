@@ -112,6 +112,8 @@ impl Image {
 struct FineTune {
     model: Detector,
     optimizer: ModuleOptimizer,
+    /// The template at the detector's input size, with its true landmarks.
+    template: LabelledImage,
     epoch: usize,
     step: usize,
     order: Vec<usize>,
@@ -287,14 +289,14 @@ impl Engine {
                 return Err(JsError::new("no pseudo-labelled images: call pseudoLabel on the images to train on first"));
             }
             let config = detector.config();
-            let side = config.image_size as u32;
-            let input = preprocess(template_image, [side, side]);
-            let template_labelled = LabelledImage { landmarks: template.points().iter().map(|&p| input.frame.to_model(p)).collect(), image: input.image };
             let n = state.training_set.len();
             let fine_tune = state.fine_tune.get_or_insert_with(|| {
+                let side = config.image_size as u32;
+                let input = preprocess(template_image, [side, side]);
+                let template = LabelledImage { landmarks: template.points().iter().map(|&p| input.frame.to_model(p)).collect(), image: input.image };
                 let (model, optimizer) = trainable(config, Some(detector.model().clone()), None, &self.device);
                 let (rng, order) = epoch_order(config.seed, 0, n);
-                FineTune { model, optimizer, epoch: 0, step: 0, order, rng }
+                FineTune { model, optimizer, template, epoch: 0, step: 0, order, rng }
             });
             let steps_per_epoch = n.div_ceil(config.batch_size);
             if fine_tune.step == steps_per_epoch {
@@ -306,7 +308,7 @@ impl Engine {
             let batch: Vec<&LabelledImage> = chunk.iter().map(|&i| &state.training_set[i]).collect();
             let model = fine_tune.model.clone();
             let device = self.device.clone().autodiff();
-            let (model, loss) = training_step(config, model, &mut fine_tune.optimizer, &batch, &template_labelled, &mut fine_tune.rng, augment, learning_rate(config, config.epochs + fine_tune.epoch), &device);
+            let (model, loss) = training_step(config, model, &mut fine_tune.optimizer, &batch, &fine_tune.template, &mut fine_tune.rng, augment, learning_rate(config, config.epochs + fine_tune.epoch), &device);
             fine_tune.model = model;
             fine_tune.step += 1;
             (loss, (fine_tune.epoch, fine_tune.step, steps_per_epoch))
@@ -368,8 +370,8 @@ impl Engine {
 }
 
 fn ssl_config(bytes: &[u8], source_name: &str) -> Result<SslConfig, JsError> {
-    let described = weights::description_of(bytes, source_name).map_err(js_error)?;
-    match serde_json::from_str::<SslConfig>(&described) {
+    let metadata = weights::metadata(bytes, source_name).map_err(js_error)?;
+    match serde_json::from_str::<SslConfig>(weights::description_of(&metadata)) {
         Ok(config) => Ok(config),
         Err(_) => SslConfig::preset("small").map_err(js_error),
     }
