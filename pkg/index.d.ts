@@ -75,11 +75,8 @@ export interface FineTuneResult {
 export declare const DEFAULT_WEIGHTS: Readonly<{ detector: URL; extractor: URL }>;
 export declare const MAX_SIDE: number;
 
-/** One-shot landmark detection; every call is queued and runs after the previous one. */
-export declare class Cc2d {
-  static create(options?: CreateOptions): Promise<Cc2d>;
-  /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
-  readonly backend: "webgpu" | "cpu" | "disposed";
+/** What `Cc2d` and `Cc2dWorker` both offer. */
+export interface Cc2dMethods {
   /** The WebGPU adapter's info, or null on the CPU backend. */
   readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
   /** The names results carry: the template's, else the detector's. */
@@ -98,23 +95,21 @@ export declare class Cc2d {
   exportWeights(): Promise<Uint8Array>;
   /** Replaces the detector's weights. */
   loadWeights(source: WeightsSource): Promise<void>;
-  /** Frees the engine and its GPU memory. */
+  /** Frees the engine and its GPU memory (and, for `Cc2dWorker`, ends the worker). */
   dispose(): Promise<void>;
 }
+
+/** One-shot landmark detection; every call is queued and runs after the previous one. */
+export declare class Cc2d {
+  static create(options?: CreateOptions): Promise<Cc2d>;
+  /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
+  readonly backend: "webgpu" | "cpu" | "disposed";
+}
+export interface Cc2d extends Cc2dMethods {}
 
 /** The same API, run in a module Web Worker (the page stays responsive). */
 export declare class Cc2dWorker {
   static create(options?: CreateOptions): Promise<Cc2dWorker>;
   readonly backend: "webgpu" | "cpu";
-  readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
-  landmarkNames(): Promise<string[]>;
-  setTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { spacingMm?: number; name?: string }): Promise<void>;
-  match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
-  detect(image: ImageSource, options?: { name?: string }): Promise<DetectResult>;
-  pseudoLabel(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<MatchResult[]>;
-  fineTune(images?: ImageSource[], options?: FineTuneOptions): Promise<FineTuneResult>;
-  exportWeights(): Promise<Uint8Array>;
-  loadWeights(source: WeightsSource): Promise<void>;
-  /** Frees the engine and ends the worker. */
-  dispose(): Promise<void>;
 }
+export interface Cc2dWorker extends Cc2dMethods {}

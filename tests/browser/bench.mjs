@@ -1,12 +1,11 @@
 // Detection time in headless Chromium (not a test): the packed package on the CPU backend and
 // on WebGPU (SwiftShader here: a CPU emulation, for correctness, not speed), same image as
 // `cargo bench --bench cc2d`. Prints medians. Usage: npm run bench:browser [-- RUNS]
-import { DATA, ORIGIN, openPage, unpackTarball } from "./harness.mjs";
+import { DATA, ORIGIN, unpackTarball, withPage } from "./harness.mjs";
 
 const runs = Number(process.argv[2] ?? 10);
 const packageDir = unpackTarball();
-const { browser, page, logs } = await openPage({ packageDir });
-try {
+await withPage({ packageDir }, async ({ page }) => {
   await page.goto(`${ORIGIN}/blank.html`);
   const r = await page.evaluate(async (runs) => {
     const { Cc2d } = await import("cc2d");
@@ -32,9 +31,4 @@ try {
       `Chromium ${backend.padEnd(6)}: ${v.median.toFixed(0).padStart(6)} ms/image (median of ${v.n}; first call ${v.first.toFixed(0)} ms; create + weights ${v.ready.toFixed(0)} ms)${v.adapter ? ` adapter ${v.adapter.vendor} ${v.adapter.architecture}` : ""}`,
     );
   }
-} catch (e) {
-  console.error(logs.join("\n"));
-  throw e;
-} finally {
-  await browser.close();
-}
+});

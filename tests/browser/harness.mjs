@@ -86,3 +86,19 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
   return { browser, page, outside, missing, logs };
 }
+
+/**
+ * Runs `fn` with a fresh page (see `openPage`), closes the browser afterwards, and adds the
+ * page's console log to the message of any failure.
+ */
+export async function withPage(options, fn) {
+  const opened = await openPage(options);
+  try {
+    return await fn(opened);
+  } catch (e) {
+    e.message += `\nbrowser log:\n${opened.logs.join("\n")}`;
+    throw e;
+  } finally {
+    await opened.browser.close();
+  }
+}

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { DATA, ORIGIN, ROOT, dataOrSkip, openPage, unpackTarball } from "./harness.mjs";
+import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
 const artifacts = process.env.CC2D_ARTIFACTS ?? join(ROOT, "target/browser");
@@ -48,8 +48,7 @@ before(() => {
 
 test("detect on a real radiograph gives the native CLI's landmarks, on the page and in a worker", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  const { browser, page, outside, logs } = await openPage({ packageDir });
-  try {
+  await withPage({ packageDir }, async ({ page, outside }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d, Cc2dWorker } = await import("cc2d");
@@ -72,61 +71,45 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
     assert.equal(r.direct.backend, "cpu");
     assert.ok(maxDistance(r.inWorker.landmarks, r.direct.landmarks) < 1e-6, "the worker gives the page's result");
     assert.deepEqual(outside, [], "no request leaves the page's origin");
-  } catch (e) {
-    e.message += `\nbrowser log:\n${logs.join("\n")}`;
-    throw e;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test("auto picks WebGPU when there is an adapter and agrees with the CPU; without one it falls back", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  {
-    const { browser, page } = await openPage({ packageDir, webgpu: true });
-    try {
-      await page.goto(`${ORIGIN}/blank.html`);
-      const r = await page.evaluate(async () => {
-        const { Cc2d } = await import("cc2d");
-        const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
-        const cc2d = await Cc2d.create({ backend: "auto" });
-        const found = await cc2d.detect(bytes, { name: "151.jpg" });
-        const result = { backend: cc2d.backend, adapter: cc2d.adapter, found };
-        await cc2d.dispose();
-        return result;
-      });
-      t.diagnostic(`auto → ${r.backend} (${JSON.stringify(r.adapter)}), detect ${r.found.milliseconds.toFixed(0)} ms`);
-      assert.equal(r.backend, "webgpu");
-      const d = maxDistance(r.found.landmarks, recorded.landmarks);
-      assert.ok(d <= 1, `WebGPU moved ${d} px from the native CPU record`);
-    } finally {
-      await browser.close();
-    }
-  }
-  {
-    const { browser, page } = await openPage({ packageDir, webgpu: false });
-    try {
-      await page.goto(`${ORIGIN}/blank.html`);
-      const r = await page.evaluate(async () => {
-        const { Cc2d } = await import("cc2d");
-        const auto = await Cc2d.create({ backend: "auto" });
-        const backend = auto.backend;
-        await auto.dispose();
-        const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => e.message);
-        return { backend, refused };
-      });
-      assert.equal(r.backend, "cpu");
-      assert.match(r.refused, /WebGPU is not available/);
-    } finally {
-      await browser.close();
-    }
-  }
+  await withPage({ packageDir, webgpu: true }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      const { Cc2d } = await import("cc2d");
+      const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
+      const cc2d = await Cc2d.create({ backend: "auto" });
+      const found = await cc2d.detect(bytes, { name: "151.jpg" });
+      const result = { backend: cc2d.backend, adapter: cc2d.adapter, found };
+      await cc2d.dispose();
+      return result;
+    });
+    t.diagnostic(`auto → ${r.backend} (${JSON.stringify(r.adapter)}), detect ${r.found.milliseconds.toFixed(0)} ms`);
+    assert.equal(r.backend, "webgpu");
+    const d = maxDistance(r.found.landmarks, recorded.landmarks);
+    assert.ok(d <= 1, `WebGPU moved ${d} px from the native CPU record`);
+  });
+  await withPage({ packageDir, webgpu: false }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      const { Cc2d } = await import("cc2d");
+      const auto = await Cc2d.create({ backend: "auto" });
+      const backend = auto.backend;
+      await auto.dispose();
+      const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => e.message);
+      return { backend, refused };
+    });
+    assert.equal(r.backend, "cpu");
+    assert.match(r.refused, /WebGPU is not available/);
+  });
 });
 
 test("the one-shot method in the page: template, match, pseudo-labels, fine-tune lowers the loss, export and reload", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  const { browser, page, logs } = await openPage({ packageDir });
-  try {
+  await withPage({ packageDir }, async ({ page }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async (landmarks) => {
       const { Cc2d } = await import("cc2d");
@@ -169,18 +152,12 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
     assert.ok(r.reexportedSame, "weights exported again from the reloaded detector detect exactly the same");
     assert.equal(r.aborted, "AbortError");
     assert.ok(maxDistance(r.unchanged.landmarks, r.after.landmarks) < 1e-9, "an aborted fine-tune leaves the detector as it was");
-  } catch (e) {
-    e.message += `\nbrowser log:\n${logs.join("\n")}`;
-    throw e;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test("bad input gets a clear error, never a hung promise or a dead page", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  const { browser, page, logs } = await openPage({ packageDir });
-  try {
+  await withPage({ packageDir }, async ({ page }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async ({ landmarks, hugePng }) => {
       const { Cc2d } = await import("cc2d");
@@ -225,18 +202,12 @@ test("bad input gets a clear error, never a hung promise or a dead page", { time
     assert.match(r.disposed, /disposed/);
     assert.match(r.missingWeights, /could not fetch the detector weights.*HTTP 404/);
     assert.match(r.unknownBackend, /unknown backend "quantum"/);
-  } catch (e) {
-    e.message += `\nbrowser log:\n${logs.join("\n")}`;
-    throw e;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test("the demo detects on an opened radiograph and draws the named landmarks, offline", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  const { browser, page, outside, missing, logs } = await openPage({ packageDir });
-  try {
+  await withPage({ packageDir }, async ({ page, outside, missing }) => {
     await page.goto(`${ORIGIN}/www/index.html?backend=cpu`);
     await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
     await page.setInputFiles("#file", join(DATA, "isbi2015/images/151.jpg"));
@@ -253,10 +224,5 @@ test("the demo detects on an opened radiograph and draws the named landmarks, of
     assert.match(status, /19 landmarks on 151\.jpg \(1935×2400\) in \d+ ms on cpu/);
     assert.deepEqual(outside, [], "the demo requests nothing outside its origin");
     assert.deepEqual(missing, [], "every file the demo asks for exists");
-  } catch (e) {
-    e.message += `\nbrowser log:\n${logs.join("\n")}`;
-    throw e;
-  } finally {
-    await browser.close();
-  }
+  });
 });
