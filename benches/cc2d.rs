@@ -104,7 +104,7 @@ fn main() {
 
     // SSL matching, small preset (random weights: the speed does not depend on them).
     let config = SslConfig::preset("small").unwrap();
-    let matcher = SslMatcher::new(SslModel::new(&config, &device), config.image_size, &template_image, &template, &device).unwrap();
+    let matcher = SslMatcher::new(SslModel::new(&config, &device), config.image_size, cc2d::config::MatchingConfig::new(), &template_image, &template, &device).unwrap();
     let mut times = Vec::new();
     for q in &queries {
         let t = Instant::now();

@@ -64,8 +64,10 @@ impl SslConfig {
         match name {
             // What 2 CPU cores can do in about an hour (≈ 3.5 min per epoch); see README.
             "small" => Ok(Self::new(ExtractorConfig::small(), SslTrainingConfig::new().with_epochs(24).with_halve_every_epochs(8))),
+            // One GPU in minutes (scripts/gpu-train.sh): batch 8, 60 epochs.
+            "wide" => Ok(Self::new(ExtractorConfig::wide(), SslTrainingConfig::new().with_batch_size(8).with_epochs(60).with_halve_every_epochs(20))),
             "paper" => Ok(Self::new(ExtractorConfig::paper(), SslTrainingConfig::new().with_points_per_patch(1).with_batch_size(8)).with_shared_extractor(false)),
-            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small or paper"))),
+            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small, wide or paper"))),
         }
     }
 
@@ -83,6 +85,43 @@ impl SslConfig {
         }
         if !(t.central_fraction > 0.0 && t.central_fraction <= 1.0) || !(t.temperature > 0.0) {
             return bad("central_fraction must be in (0, 1] and temperature positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// How CC2D-SSL matching turns the cascade's similarity maps into a point (inference only:
+/// the same weights serve every setting).
+#[derive(Config, Debug, PartialEq)]
+pub struct MatchingConfig {
+    /// The template's embedding at each level: sampled bilinearly at the landmark's exact
+    /// position (true), or the embedding of the cell that holds it (false, the authors' code:
+    /// it pulls every match toward that coarse cell's centre, an offset shared by all queries).
+    #[config(default = true)]
+    pub bilinear_anchors: bool,
+    /// Coarse-to-fine search: each level after the first looks only within this many of its
+    /// own cells of the previous level's answer. 0: the paper's product over the whole image.
+    /// 3 did best on the training labels (README, "Matching without offsets").
+    #[config(default = 3)]
+    pub window_cells: usize,
+    /// How many levels, ending at the current one, score a position (5: the product of all
+    /// levels so far, as the paper; fewer lets the coarse levels restrict without scoring).
+    #[config(default = 5)]
+    pub scoring_levels: usize,
+    /// Refine the final argmax to sub-pixel precision (a parabola through its neighbours).
+    #[config(default = true)]
+    pub subpixel: bool,
+}
+
+impl MatchingConfig {
+    /// The paper's decoding as the authors' code does it: cell anchors, product, argmax.
+    pub fn paper() -> Self {
+        Self::new().with_bilinear_anchors(false).with_window_cells(0).with_subpixel(false)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.scoring_levels == 0 {
+            return Err(Error::Invalid("matching: scoring_levels must be at least 1".into()));
         }
         Ok(())
     }
@@ -131,8 +170,9 @@ impl TplConfig {
     pub fn preset(name: &str, landmarks: usize) -> Result<Self> {
         match name {
             "small" => Ok(Self::new(DetectorConfig::small(landmarks)).with_epochs(40)),
+            "wide" => Ok(Self::new(DetectorConfig::wide(landmarks)).with_batch_size(7).with_epochs(60).with_halve_every_epochs(20)),
             "paper" => Ok(Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15).with_halve_every_epochs(100)),
-            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small or paper"))),
+            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small, wide or paper"))),
         }
     }
 }

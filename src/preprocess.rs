@@ -66,6 +66,47 @@ pub fn sample_bilinear(img: &GreyImage, x: f64, y: f64) -> f32 {
     top * (1.0 - fy) + bottom * fy
 }
 
+/// A similarity transform about an image's centre `c`: a point `p` moves to
+/// `c + s·R(θ)(p − c) + t`. Used to augment training images and to probe matching for
+/// systematic offsets on moved copies of one image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Similarity {
+    pub centre: Point,
+    /// Rotation θ, radians (clockwise on screen: y points down).
+    pub rotation: f64,
+    pub scale: f64,
+    pub shift: Point,
+}
+
+impl Similarity {
+    /// About the centre of a `width`×`height` image.
+    pub fn about_centre(width: u32, height: u32, rotation: f64, scale: f64, shift: Point) -> Self {
+        Self { centre: Point::new((f64::from(width) - 1.0) / 2.0, (f64::from(height) - 1.0) / 2.0), rotation, scale, shift }
+    }
+
+    /// Where `p` moves.
+    pub fn apply(&self, p: Point) -> Point {
+        let (sin, cos) = self.rotation.sin_cos();
+        let (c, s, t) = (self.centre, self.scale, self.shift);
+        let (dx, dy) = (p.x - c.x, p.y - c.y);
+        Point::new(c.x + s * (cos * dx - sin * dy) + t.x, c.y + s * (sin * dx + cos * dy) + t.y)
+    }
+
+    /// The moved image (same size; bilinear, edges clamped): output pixel `q` shows input
+    /// position `c + R(−θ)(q − c − t)/s`.
+    pub fn warp(&self, img: &GreyImage) -> GreyImage {
+        let (sin, cos) = self.rotation.sin_cos();
+        let (c, s, t) = (self.centre, self.scale, self.shift);
+        let pixels = (0..img.width * img.height)
+            .map(|i| {
+                let (dx, dy) = (f64::from(i % img.width) - c.x - t.x, f64::from(i / img.width) - c.y - t.y);
+                sample_bilinear(img, c.x + (cos * dx + sin * dy) / s, c.y + (-sin * dx + cos * dy) / s)
+            })
+            .collect();
+        GreyImage { width: img.width, height: img.height, pixels }
+    }
+}
+
 /// An image resized for a model, with the frame that maps its pixels back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelImage {

@@ -118,3 +118,51 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("weights trained for 2 landmarks") && err.contains("3 landmarks"), "{err}");
 }
+
+/// The GPU recipe runs end to end on the CPU with a tiny run of the `wide` preset: SSL,
+/// pseudo-labels, detector, detection, and both weights written in the shipped format.
+#[test]
+fn gpu_recipe_runs_on_the_cpu_with_a_tiny_run() {
+    let dir = synthetic_dataset("gpu-recipe", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let out = dir.join("out");
+    let o = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-train.sh"))
+        .arg(&out)
+        .args(["--device", "cpu", "--ssl-epochs", "1", "--tpl-epochs", "1", "--template-id", "im0", "--split", "all", "--detect-split", "all", "--data", dir.to_str().unwrap()])
+        .env("CC2D_BIN", env!("CARGO_BIN_EXE_cc2d"))
+        .output()
+        .unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("== 4/4 detection") && text.contains("gpu-train: weights in"), "{text}");
+    for f in ["ssl-wide.bpk", "tpl-wide.bpk", "predictions.csv"] {
+        assert!(out.join(f).is_file(), "{f} missing: {text}");
+    }
+}
+
+/// `calibrate` stores a confidence in the weights that `detect` then reports, and `eval
+/// --scores` judges it (AUROC and reliability table); `eval --json` writes the bias.
+#[test]
+fn calibrate_then_judge_the_confidence() {
+    let dir = synthetic_dataset("calibrate", &[(0, 0), (12, -7), (-9, 15), (6, 6)], 0);
+    let d = dir.to_str().unwrap();
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Pseudo-labels: the truth itself (the point here is the plumbing, not the accuracy).
+    ok(cc2d(&["baseline", "--data", d, "--split", "all", "--template-id", "im0", "-o", &path("pseudo.csv")]));
+    ok(cc2d(&["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "1", "--run", &path("tpl"), "--eval-every", "0"]));
+    let out = ok(cc2d(&["calibrate", "--data", d, "--template-id", "im0", "--split", "all", "--weights", &path("tpl/model.bpk"), "--to", &path("calibrated.bpk")]));
+    assert!(out.contains("calibrated on 3 images") && out.contains("wrote"), "{out}");
+    let detector = cc2d::tpl::detect::TplDetector::load(std::path::Path::new(&path("calibrated.bpk")), "small", Some(2), &burn::tensor::Device::flex()).unwrap();
+    let calibration = detector.calibration().expect("the calibration travels in the weights");
+    assert_eq!((calibration.landmarks, calibration.single.len(), calibration.tta.len()), (2, 4 + 2, 5 + 2));
+    ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("calibrated.bpk"), "-o", &path("det.csv"), "--json", &path("det.json"), "--tta"]));
+    let out = ok(cc2d(&["eval", &path("det.csv"), "--data", d, "--scores", &path("det.json"), "--per-landmark", "--json", &path("eval.json")]));
+    assert!(out.contains("confidence AUROC") && out.contains("≤ 4 mm %") && out.contains("|bias|"), "{out}");
+    let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path("eval.json")).unwrap()).unwrap();
+    let bias = &eval["all"]["landmarks"][0]["bias_mm"];
+    assert!(bias["dx"].is_f64() && bias["scatter"].is_f64(), "{eval}");
+}

@@ -51,10 +51,10 @@ async fn webgpu_forward_equals_flex_forward() {
 
 #[cfg(cc2d_data)]
 mod real {
-    pub const TEMPLATE: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/001.jpg"));
+    pub const TEMPLATE: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/125.jpg"));
     pub const QUERY: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/151.jpg"));
-    pub const SENIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/001.txt"));
-    pub const JUNIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/001.txt"));
+    pub const SENIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_senior/125.txt"));
+    pub const JUNIOR: &str = include_str!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/AnnotationsByMD/400_junior/125.txt"));
     pub const SSL_WEIGHTS: &[u8] = include_bytes!("../weights/ssl-small.bpk");
     pub const TPL_WEIGHTS: &[u8] = include_bytes!("../weights/tpl-small.bpk");
 }
@@ -67,7 +67,7 @@ fn ncc_in_wasm_matches_the_native_record() {
     use cc2d::baseline::ncc::{NccConfig, NccMatcher};
     use cc2d::io::landmarks::Detection;
     let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400);
-    let template_image = cc2d::io::image::decode(real::TEMPLATE, "001.jpg").unwrap();
+    let template_image = cc2d::io::image::decode(real::TEMPLATE, "125.jpg").unwrap();
     let matcher = NccMatcher::new(&template_image, &template, NccConfig::default()).unwrap();
     let found = matcher.detect(&cc2d::io::image::decode(real::QUERY, "151.jpg").unwrap(), "151.jpg");
     let recorded: Detection = serde_json::from_str(common::NCC_FIXTURE).unwrap();
@@ -91,7 +91,7 @@ async fn shipped_models_on_cpu_and_webgpu_match_the_native_records() {
     use cc2d::io::landmarks::{Detection, Point};
     use cc2d::web::Image;
     let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400).to_json();
-    let ssl_recorded: Vec<Point> = serde_json::from_str(include_str!("fixtures/ssl_001_on_151.json")).unwrap();
+    let ssl_recorded: Vec<Point> = serde_json::from_str(include_str!("fixtures/ssl_125_on_151.json")).unwrap();
     let tpl_recorded: Detection = serde_json::from_str(include_str!("fixtures/tpl_on_151.json")).unwrap();
     let model_pixel = (1935.0f64 / 384.0).hypot(2400.0 / 384.0);
     let query = Image::from_encoded(real::QUERY, "151.jpg").unwrap();
@@ -99,14 +99,14 @@ async fn shipped_models_on_cpu_and_webgpu_match_the_native_records() {
         let engine = engine(backend).await;
         engine.load_detector(real::TPL_WEIGHTS.to_vec(), "tpl-small.bpk").unwrap();
         let started = js_sys::Date::now();
-        let found: Detection = serde_json::from_str(&engine.detect(&query).await.unwrap()).unwrap();
+        let found: Detection = serde_json::from_str(&engine.detect(&query, false).await.unwrap()).unwrap();
         let d = common::max_distance(&found.points(), &tpl_recorded.points());
         console_log!("TPL detection in wasm on {backend}: max distance {d:.2e} px from the native record ({:.0} ms)", js_sys::Date::now() - started);
         assert!(d <= 1.0, "{backend}: the detector moved {d} px from the native record");
         assert_eq!(found.landmarks.iter().map(|l| l.name.clone()).collect::<Vec<_>>(), tpl_recorded.landmarks.iter().map(|l| l.name.clone()).collect::<Vec<_>>());
 
         engine.load_extractor(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap();
-        engine.set_template(&Image::from_encoded(real::TEMPLATE, "001.jpg").unwrap(), &template).unwrap();
+        engine.set_template(&Image::from_encoded(real::TEMPLATE, "125.jpg").unwrap(), &template).unwrap();
         let started = js_sys::Date::now();
         let found: Detection = serde_json::from_str(&engine.match_template(&query).await.unwrap()).unwrap();
         let d = common::max_distance(&found.points(), &ssl_recorded);
@@ -131,7 +131,7 @@ async fn bad_input_is_refused_with_a_message_a_web_developer_can_act_on() {
     assert!(m.contains("not a cc2d weights file"), "{m}");
     let m = message(engine.load_detector(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap_err());
     assert!(m.contains("not CC2D-TPL detector weights"), "{m}");
-    let m = message(engine.detect(&Image::from_encoded(real::QUERY, "151.jpg").unwrap()).await.unwrap_err());
+    let m = message(engine.detect(&Image::from_encoded(real::QUERY, "151.jpg").unwrap(), false).await.unwrap_err());
     assert!(m.contains("no detector weights loaded"), "{m}");
 }
 

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
-use cc2d::config::{SslConfig, TplConfig};
+use cc2d::config::{MatchingConfig, SslConfig, TplConfig};
 use cc2d::tpl::detect::TplDetector;
 use cc2d::tpl::train::LabelledImage;
 use cc2d::model::{DeviceKind, device};
@@ -52,6 +52,26 @@ enum Command {
     Pipeline(PipelineArgs),
     /// Convert trained weights (SSL extractor or detector) to f16 for shipping (half the bytes).
     Export(ExportArgs),
+    /// Fit the detector's confidence (the probability of an error within 4 mm) on labelled
+    /// images — the training images, never the test sets — and store it in the weights.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// The labelled dataset; the template image (never scored) is left out.
+    #[command(flatten)]
+    source: TemplateSource,
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Detector weights to calibrate.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Where to write the calibrated weights (f16, as `export`).
+    #[arg(long)]
+    to: PathBuf,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceKind,
 }
 
 #[derive(Args)]
@@ -78,6 +98,8 @@ struct PipelineArgs {
     tpl_epochs: Option<usize>,
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+    #[command(flatten)]
+    matching: MatchingArgs,
 }
 
 #[derive(Args)]
@@ -96,6 +118,13 @@ struct TrainTplArgs {
     /// Initialise the encoder from these SSL weights (the small presets share a layout).
     #[arg(long)]
     ssl_weights: Option<PathBuf>,
+    /// Start from these detector weights instead (a second round: the detector's own
+    /// relabelling of the images as pseudo-labels).
+    #[arg(long, conflicts_with = "ssl_weights")]
+    init_weights: Option<PathBuf>,
+    /// Override the preset's initial learning rate (e.g. lower for a second round).
+    #[arg(long)]
+    learning_rate: Option<f64>,
     #[arg(long, default_value = "runs/tpl-small")]
     run: PathBuf,
     /// Every N epochs, detect on this many labelled training images and log the error to
@@ -120,6 +149,10 @@ struct DetectArgs {
     preset: String,
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+    /// Test-time augmentation: four shifted copies as well, the median answer kept (≈ 5× the
+    /// forward time).
+    #[arg(long)]
+    tta: bool,
 }
 
 #[derive(Args)]
@@ -163,7 +196,7 @@ struct TrainSslArgs {
     eval_every: usize,
     #[arg(long, default_value_t = 30)]
     eval_images: usize,
-    #[arg(long, default_value = "001")]
+    #[arg(long, default_value = "125")]
     eval_template: String,
     /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
     #[arg(long, default_value = "cpu")]
@@ -183,6 +216,54 @@ struct MatchArgs {
     /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
+    #[command(flatten)]
+    matching: MatchingArgs,
+}
+
+/// How matching reads the similarity maps (README, "Results": the ablation). The defaults
+/// are the shipped setting.
+#[derive(Args, Clone)]
+struct MatchingArgs {
+    /// The paper's decoding as the authors' code does it (cell anchors, product of all
+    /// levels, integer argmax); the other matching options then change that instead.
+    #[arg(long)]
+    paper_matching: bool,
+    /// Template embeddings: `bilinear` at the landmark's exact position, or the `cell` that
+    /// holds it.
+    #[arg(long, value_parser = ["bilinear", "cell"])]
+    anchors: Option<String>,
+    /// Coarse-to-fine search window, in cells of each level (0: product over the whole image).
+    #[arg(long)]
+    window_cells: Option<usize>,
+    /// Levels that score a position, ending at the current one (5: all).
+    #[arg(long)]
+    scoring_levels: Option<usize>,
+    /// Sub-pixel refinement of the final argmax: on or off.
+    #[arg(long)]
+    subpixel: Option<bool>,
+    /// Repair outliers with a shape model of all the matched images (PCA of their point
+    /// sets, no labels read): a point far from where the other points place it is moved there.
+    #[arg(long)]
+    repair_shapes: bool,
+}
+
+impl MatchingArgs {
+    fn config(&self) -> MatchingConfig {
+        let mut c = if self.paper_matching { MatchingConfig::paper() } else { MatchingConfig::new() };
+        if let Some(a) = &self.anchors {
+            c.bilinear_anchors = a == "bilinear";
+        }
+        if let Some(w) = self.window_cells {
+            c.window_cells = w;
+        }
+        if let Some(s) = self.scoring_levels {
+            c.scoring_levels = s;
+        }
+        if let Some(s) = self.subpixel {
+            c.subpixel = s;
+        }
+        c
+    }
 }
 
 /// The dataset and the one labelled example: a dataset image or a template JSON file.
@@ -192,7 +273,7 @@ struct TemplateSource {
     #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
     data: PathBuf,
     /// Id of the labelled dataset image that serves as the one-shot template.
-    #[arg(long, default_value = "001", conflicts_with = "template")]
+    #[arg(long, default_value = "125", conflicts_with = "template")]
     template_id: String,
     /// A template JSON file instead of a dataset image.
     #[arg(long)]
@@ -260,9 +341,16 @@ struct EvalArgs {
     /// Millimetres per pixel, overriding the dataset's.
     #[arg(long)]
     spacing: Option<f64>,
-    /// Also print each landmark's errors.
+    /// Also print each landmark's errors and systematic offset (signed mean dx, dy, scatter).
     #[arg(long)]
     per_landmark: bool,
+    /// Also write every figure, per split and per landmark (with its bias), as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Detections JSON (`--json` of detect/match) whose scores to judge: how well a low
+    /// score finds the points off by more than 4 mm (AUROC), and a reliability table.
+    #[arg(long)]
+    scores: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -270,7 +358,7 @@ struct TemplateArgs {
     #[arg(long, default_value_os_t = data_root().join("isbi2015"))]
     data: PathBuf,
     /// Image id.
-    #[arg(long, default_value = "001")]
+    #[arg(long, default_value = "125")]
     id: String,
     #[arg(long, short, default_value = "template.json")]
     out: PathBuf,
@@ -285,6 +373,7 @@ fn main() -> Result<()> {
         Command::Pipeline(a) => pipeline(a),
         Command::Detect(a) => detect(a),
         Command::Export(a) => export(a),
+        Command::Calibrate(a) => calibrate(a),
         Command::Eval(a) => eval(a),
         Command::Template(a) => {
             let t = Dataset::open(&a.data)?.template(&a.id)?;
@@ -356,7 +445,7 @@ fn baseline(a: BaselineArgs) -> Result<()> {
     };
     let matcher = NccMatcher::new(&template_image, &template, config)?;
     println!("NCC baseline: template {} ({} landmarks), {} of {}", template.image, template.landmarks.len(), run.split, dataset.name);
-    run_detector(run, &dataset, &template.names(), "ncc", None, |img| Ok(matcher.locate(img)))
+    run_detector(run, &dataset, &template.names(), "ncc", None, |img| Ok(matcher.locate(img)), |_| ())
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
@@ -368,13 +457,23 @@ fn eval(a: EvalArgs) -> Result<()> {
         a.split.clone()
     };
     let named = !a.split.is_empty();
-    print_scores(&dataset, &predictions, &splits, a.spacing, a.per_landmark, named)
+    let rows = print_scores(&dataset, &predictions, &splits, a.spacing, a.per_landmark, named)?;
+    if let Some(path) = &a.scores {
+        print_confidence(&dataset, path, &splits, a.spacing)?;
+    }
+    if let Some(path) = &a.json {
+        let json = cc2d::metrics::to_json(&rows, &dataset.landmark_names);
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
-/// Scores predictions per split and prints the table; splits asked for by name must be complete.
-fn print_scores(dataset: &Dataset, predictions: &Predictions, splits: &[String], spacing: Option<f64>, per_landmark: bool, require_all: bool) -> Result<()> {
+/// Scores predictions per split and prints the table; splits asked for by name must be
+/// complete. Returns the scored splits (none for an unlabelled dataset).
+fn print_scores(dataset: &Dataset, predictions: &Predictions, splits: &[String], spacing: Option<f64>, per_landmark: bool, require_all: bool) -> Result<Vec<(String, cc2d::metrics::Evaluation)>> {
     if dataset.samples.iter().all(|s| s.landmarks.is_none()) {
-        return Ok(()); // unlabelled images: nothing to score
+        return Ok(Vec::new()); // unlabelled images: nothing to score
     }
     let mut rows = Vec::new();
     for split in splits {
@@ -389,6 +488,80 @@ fn print_scores(dataset: &Dataset, predictions: &Predictions, splits: &[String],
         bail!("no prediction matches an image of {} ({})", dataset.name, splits.join(", "));
     }
     print!("{}", format_table(&rows, per_landmark.then_some(dataset.landmark_names.as_slice())));
+    Ok(rows)
+}
+
+/// How well the scores of a detections JSON find the bad points, per split: AUROC of low
+/// score for errors above 4 mm (over all points, and the mean within a landmark) and a
+/// reliability table.
+fn print_confidence(dataset: &Dataset, path: &Path, splits: &[String], spacing: Option<f64>) -> Result<()> {
+    use cc2d::metrics::{auroc_low_score, reliability};
+    let detections: Vec<Detection> = serde_json::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("{}: not a detections JSON list", path.display()))?;
+    let by_id: std::collections::HashMap<String, &Detection> = detections.iter().map(|d| (cc2d::io::landmarks::normalise_id(&d.image), d)).collect();
+    for split in splits {
+        let mut per_landmark: Vec<Vec<(f64, f64)>> = vec![Vec::new(); dataset.landmark_names.len()];
+        for s in dataset.split(split)? {
+            let (Some(d), Some(truth), Some(mm)) = (by_id.get(&s.id), &s.landmarks, spacing.or(s.spacing_mm)) else { continue };
+            for ((l, t), points) in d.landmarks.iter().zip(truth).zip(&mut per_landmark) {
+                points.push((cc2d::io::landmarks::Point::new(l.x, l.y).distance(*t) * mm, l.score));
+            }
+        }
+        let all: Vec<(f64, f64)> = per_landmark.concat();
+        if all.is_empty() {
+            continue;
+        }
+        let within: Vec<f64> = per_landmark.iter().filter_map(|p| auroc_low_score(p, 4.0)).collect();
+        println!(
+            "{split}: confidence AUROC for errors > 4 mm: {:.3} over {} points; mean within a landmark {:.3} ({} landmarks with both kinds)",
+            auroc_low_score(&all, 4.0).unwrap_or(f64::NAN),
+            all.len(),
+            within.iter().sum::<f64>() / within.len().max(1) as f64,
+            within.len()
+        );
+        println!("  {:<11} {:>6} {:>9} {:>9}", "confidence", "points", "≤ 2 mm %", "≤ 4 mm %");
+        for b in reliability(&all, &[0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0]) {
+            println!("  {:<11} {:>6} {:>9.1} {:>9.1}", format!("{:.1}–{:.1}", b.low, b.high), b.points, b.within_2mm, b.within_4mm);
+        }
+    }
+    Ok(())
+}
+
+/// `calibrate`: the detector's evidence on labelled images, with and without test-time
+/// augmentation, against whether each point is within 4 mm; a logistic fit of each.
+fn calibrate(a: CalibrateArgs) -> Result<()> {
+    use cc2d::tpl::confidence::{Calibration, GOOD_WITHIN_MM};
+    let dataset = Dataset::open(&a.source.data)?;
+    let (template, template_path) = a.source.resolve(&dataset)?;
+    let device = device(a.device)?;
+    let detector = TplDetector::load(&a.weights, "small", Some(template.landmarks.len()), &device)?;
+    let names = template.names();
+    let single = detector.clone().with_tta(false);
+    let tta = detector.with_tta(true);
+    let samples: Vec<&Sample> = dataset.split(&a.split)?.into_iter().filter(|s| s.landmarks.is_some() && s.image_path != template_path).collect();
+    let bar = progress(samples.len(), "calibrating");
+    let (mut plain_points, mut tta_points) = (Vec::new(), Vec::new());
+    for s in &samples {
+        let img = image::load(&s.image_path)?;
+        let (maps, frame) = tta.maps(&img, &device);
+        let maps = maps.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading detector maps: {e:?}"))?;
+        let mm = s.spacing_mm.context("calibration needs images of known pixel spacing")?;
+        let truth = s.landmarks.as_ref().expect("filtered to labelled images");
+        // The first copy of the TTA batch is the image itself: the plain detection's maps.
+        for (points, found) in [(&mut plain_points, single.decode_with_evidence(&maps, &frame)), (&mut tta_points, tta.decode_with_evidence(&maps, &frame))] {
+            points.extend(found.into_iter().zip(truth).enumerate().map(|(k, ((p, e), t))| (e, k, p.distance(*t) * mm <= GOOD_WITHIN_MM)));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let calibration = Calibration::fit(names.len(), &plain_points, &tta_points);
+    let calibrated = TplDetector::load(&a.weights, "small", None, &Device::flex())?.with_calibration(Some(calibration.clone()));
+    calibrated.save(&a.to, &names)?;
+    let share = |p: &[(cc2d::tpl::detect::Evidence, usize, bool)]| 100.0 * p.iter().filter(|x| x.2).count() as f64 / p.len().max(1) as f64;
+    println!("calibrated on {} images of {} ({} points; within 4 mm: {:.1} %, with TTA {:.1} %)", samples.len(), a.split, plain_points.len(), share(&plain_points), share(&tta_points));
+    let head = |w: &[f64]| w.iter().take(5).map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(", ");
+    println!("weights (intercept, peak, share, ln(1+spread)[, ln(¼+TTA spread)], then one per landmark): [{}, …] / [{}, …]", head(&calibration.single), head(&calibration.tta));
+    println!("wrote {}", a.to.display());
     Ok(())
 }
 
@@ -447,7 +620,7 @@ fn train_ssl(a: TrainSslArgs) -> Result<()> {
             if a.eval_every == 0 || record.epoch % a.eval_every != 0 || eval_queries.is_empty() {
                 return;
             }
-            let result = SslMatcher::new(model.clone(), config.image_size, template_image, template, &eval_device)
+            let result = SslMatcher::new(model.clone(), config.image_size, MatchingConfig::new(), template_image, template, &eval_device)
                 .map_err(Into::into)
                 .and_then(|m| log_curve(&curve, record, &eval_samples, &eval_queries, |q| m.locate(q, &eval_device)));
             say(&bar, result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
@@ -466,9 +639,14 @@ fn match_ssl(a: MatchArgs) -> Result<()> {
     let dataset = Dataset::open(&run.source.data)?;
     let (template, template_path) = run.source.resolve(&dataset)?;
     let template_image = image::load(&template_path)?;
-    let matcher = SslMatcher::new(model, config.image_size, &template_image, &template, &device)?;
+    let matcher = SslMatcher::new(model, config.image_size, a.matching.config(), &template_image, &template, &device)?;
     println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}", a.weights.display(), template.image, template.landmarks.len(), run.split, dataset.name);
-    run_detector(run, &dataset, &template.names(), "match", Some(1), |img| matcher.locate(img, &device))
+    let repair = a.matching.repair_shapes;
+    run_detector(run, &dataset, &template.names(), "match", Some(1), |img| matcher.locate(img, &device), |found| {
+        if repair {
+            repair_shapes(found, config.image_size);
+        }
+    })
 }
 
 /// Runs a detector over a split: times it, writes the predictions (and JSON), and scores
@@ -482,17 +660,38 @@ fn run_detector(
     what: &str,
     default_threads: Option<usize>,
     locate: impl Fn(&image::GreyImage) -> cc2d::Result<Vec<(cc2d::io::landmarks::Point, f64)>> + Sync,
+    post: impl FnOnce(&mut [Detection]),
 ) -> Result<()> {
     let samples = dataset.split(&run.split)?;
     let start = Instant::now();
-    let detections = detect_all(&samples, run.threads.or(default_threads), what, |s| {
+    let mut detections = detect_all(&samples, run.threads.or(default_threads), what, |s| {
         let img = image::load(&s.image_path)?;
         Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locate(&img)?))
     })?;
+    post(&mut detections);
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
     let predictions = write_outputs(run, &detections, &samples)?;
-    print_scores(dataset, &predictions, &[run.split.clone()], None, false, true)
+    print_scores(dataset, &predictions, &[run.split.clone()], None, false, true).map(drop)
+}
+
+/// Repairs outlying points with a shape model of all the detections, in model pixels (so
+/// images of different sizes share one frame); says how many points moved.
+fn repair_shapes(found: &mut [Detection], side: usize) {
+    use cc2d::preprocess::Frame;
+    let frames: Vec<Frame> = found.iter().map(|d| Frame::new([d.width, d.height], [side as u32, side as u32])).collect();
+    let shapes: Vec<Vec<cc2d::io::landmarks::Point>> = found.iter().zip(&frames).map(|(d, f)| d.points().into_iter().map(|p| f.to_model(p)).collect()).collect();
+    let (repaired, moved) = cc2d::ssl::shape::repair(&shapes, &Default::default());
+    for ((d, f), (shape, moved)) in found.iter_mut().zip(&frames).zip(repaired.iter().zip(&moved)) {
+        for ((l, p), m) in d.landmarks.iter_mut().zip(shape).zip(moved) {
+            if *m {
+                let q = f.to_original(*p);
+                (l.x, l.y) = (q.x.clamp(0.0, f64::from(d.width) - 1.0), q.y.clamp(0.0, f64::from(d.height) - 1.0));
+            }
+        }
+    }
+    let count = moved.iter().flatten().filter(|&&m| m).count();
+    println!("shape model: moved {count} of {} points", moved.len() * moved.first().map_or(0, Vec::len));
 }
 
 /// Labelled training images (never the template) for the accuracy-vs-time curve, decoded
@@ -531,6 +730,9 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
     if let Some(e) = a.epochs {
         config.epochs = e;
     }
+    if let Some(lr) = a.learning_rate {
+        config.learning_rate = lr;
+    }
     let side = config.image_size as u32;
     let to_model = |path: &Path, points: &[cc2d::io::landmarks::Point]| -> Result<LabelledImage> {
         let input = preprocess(&image::load(path)?, [side, side]);
@@ -564,11 +766,21 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
         }
         None => None,
     };
+    let start = match &a.init_weights {
+        Some(path) => {
+            let detector = TplDetector::load(path, &a.preset, Some(k), &device)?;
+            if detector.config().detector != config.detector {
+                bail!("{}: a detector of another configuration than the {} preset", path.display(), a.preset);
+            }
+            Some(detector.model().clone())
+        }
+        None => None,
+    };
     let samples = dataset.split("train").unwrap_or_else(|_| dataset.samples.iter().collect());
     let (eval_samples, eval_queries, curve) = curve_set(&samples, &a.source.template_id, a.eval_images, &a.run)?;
     println!("CC2D-TPL ({} preset): {} pseudo-labelled images + template {}, {} epochs, batch {} + 1, R = {}, encoder from {}; run folder {}",
         a.preset, images.len(), a.source.template_id, config.epochs, config.batch_size, config.radius,
-        a.ssl_weights.as_ref().map_or("scratch".into(), |p| p.display().to_string()), a.run.display());
+        a.init_weights.as_ref().or(a.ssl_weights.as_ref()).map_or("scratch".into(), |p| p.display().to_string()), a.run.display());
     let steps = images.len().div_ceil(config.batch_size) * config.epochs;
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}").expect("valid template").progress_chars("=> "));
@@ -577,6 +789,7 @@ fn train_tpl(a: TrainTplArgs) -> Result<()> {
         &config,
         &images,
         &template_labelled,
+        start,
         encoder,
         &device,
         &RunDir(a.run.clone()),
@@ -610,10 +823,10 @@ fn detect(a: DetectArgs) -> Result<()> {
         Err(_) if run.source.template.is_none() => None,
         Err(e) => return Err(e),
     };
-    let detector = TplDetector::load(&a.weights, &a.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?;
+    let detector = TplDetector::load(&a.weights, &a.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?.with_tta(a.tta);
     let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
     println!("CC2D-TPL detection: weights {}, {} landmarks, {} of {}", a.weights.display(), names.len(), run.split, dataset.name);
-    run_detector(run, &dataset, &names, "detect", Some(1), |img| detector.locate(img, &device))
+    run_detector(run, &dataset, &names, "detect", Some(1), |img| detector.locate(img, &device), |_| ())
 }
 
 /// `export`: f16 weights to ship. Detector weights also get the template's landmark names.
@@ -672,7 +885,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
         println!("reusing {}", pseudo.display());
     } else {
         let partial = a.out.join("pseudo-labels.partial.csv");
-        match_ssl(MatchArgs { run: run_args(&a.split, partial.clone(), None), weights: ssl_weights.clone(), preset: a.preset.clone(), device: a.device })?;
+        match_ssl(MatchArgs { run: run_args(&a.split, partial.clone(), None), weights: ssl_weights.clone(), preset: a.preset.clone(), device: a.device, matching: a.matching.clone() })?;
         std::fs::rename(&partial, &pseudo)?;
     }
     println!("== 3/4 detector training (resumes from {})", a.out.join("tpl").display());
@@ -682,6 +895,8 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
         preset: a.preset.clone(),
         epochs: a.tpl_epochs,
         ssl_weights: Some(ssl_weights),
+        init_weights: None,
+        learning_rate: None,
         run: a.out.join("tpl"),
         eval_every: 5,
         eval_images: 30,
@@ -694,5 +909,6 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
         weights: a.out.join("tpl/model.bpk"),
         preset: a.preset.clone(),
         device: a.device,
+        tta: false,
     })
 }

@@ -42,6 +42,11 @@ impl DetectorConfig {
         Self::new(landmarks, [16, 32, 64, 96, 128], [1, 1, 2, 2, 2], vec![96, 64, 48]).with_decoder_depth(1)
     }
 
+    /// For one GPU (the `wide` preset): the wide extractor's encoder, decoder to 1/4.
+    pub fn wide(landmarks: usize) -> Self {
+        Self::new(landmarks, [32, 64, 128, 192, 256], [2, 2, 2, 2, 2], vec![192, 128, 96]).with_decoder_depth(2)
+    }
+
     /// Model pixels per output pixel.
     pub fn output_stride(&self) -> usize {
         32 >> self.decoder_widths.len()

@@ -51,6 +51,12 @@ impl ExtractorConfig {
         Self::new([16, 32, 64, 96, 128], [1, 1, 2, 2, 2], [96, 64, 32, 16]).with_decoder_depth(1).with_batch_norm(false)
     }
 
+    /// For one GPU (the `wide` preset): twice the small widths, two convolutions per stage
+    /// and at each decoder level, about 5 M parameters.
+    pub fn wide() -> Self {
+        Self::new([32, 64, 128, 192, 256], [2, 2, 2, 2, 2], [192, 128, 64, 32]).with_decoder_depth(2).with_batch_norm(false)
+    }
+
     pub fn init(&self, device: &Device) -> Extractor {
         let bn = self.batch_norm;
         let encoder = vgg_encoder(self.encoder_widths, self.encoder_depths, device);

@@ -21,6 +21,8 @@ fn precision(half: bool) -> &'static str {
 const DESCRIPTION: &str = "cc2d";
 /// Metadata key of a detector's landmark names (a JSON array), written on export.
 pub const LANDMARK_NAMES: &str = "landmarks";
+/// Metadata key of a detector's confidence calibration (JSON), written by `cc2d calibrate`.
+pub const CONFIDENCE: &str = "confidence";
 
 /// Stores `module` at `path` (f16 when `half`), with `description` (e.g. the configuration
 /// as JSON) in the file's metadata.

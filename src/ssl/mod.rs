@@ -4,6 +4,7 @@
 pub mod loss;
 pub mod matching;
 pub mod sampling;
+pub mod shape;
 pub mod train;
 
 use burn::module::Module;

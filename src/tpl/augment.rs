@@ -7,34 +7,22 @@ use rand::rngs::StdRng;
 use crate::config::TplConfig;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
-use crate::preprocess::sample_bilinear;
+use crate::preprocess::Similarity;
 
-/// Output pixel `q` shows input position `c + R(−θ)(q − c − t)/s`; a landmark at `p` moves
-/// to `c + s·R(θ)(p − c) + t`.
+/// The landmarks move with the image ([`Similarity`]); brightness and contrast jitter after.
 pub fn augment(img: &GreyImage, landmarks: &[Point], config: &TplConfig, rng: &mut StdRng) -> (GreyImage, Vec<Point>) {
     let (w, h) = (f64::from(img.width), f64::from(img.height));
-    let c = Point::new((w - 1.0) / 2.0, (h - 1.0) / 2.0);
     let theta = rng.random_range(-config.rotation_degrees..=config.rotation_degrees).to_radians();
     let s = 1.0 + rng.random_range(-config.scale..=config.scale);
     let t = Point::new(rng.random_range(-config.translation..=config.translation) * w, rng.random_range(-config.translation..=config.translation) * h);
     let brightness = 1.0 + rng.random_range(-config.brightness..=config.brightness) as f32;
     let contrast = 1.0 + rng.random_range(-config.contrast..=config.contrast) as f32;
-    let (sin, cos) = theta.sin_cos();
-
-    let moved = landmarks
-        .iter()
-        .map(|p| {
-            let (dx, dy) = (p.x - c.x, p.y - c.y);
-            Point::new(c.x + s * (cos * dx - sin * dy) + t.x, c.y + s * (sin * dx + cos * dy) + t.y)
-        })
-        .collect();
-    let mut pixels: Vec<f32> = (0..img.width * img.height)
-        .map(|i| {
-            let (dx, dy) = (f64::from(i % img.width) - c.x - t.x, f64::from(i / img.width) - c.y - t.y);
-            let (x, y) = (c.x + (cos * dx + sin * dy) / s, c.y + (-sin * dx + cos * dy) / s);
-            sample_bilinear(img, x, y) * brightness
-        })
-        .collect();
+    let transform = Similarity::about_centre(img.width, img.height, theta, s, t);
+    let moved = landmarks.iter().map(|&p| transform.apply(p)).collect();
+    let mut pixels = transform.warp(img).pixels;
+    for v in &mut pixels {
+        *v *= brightness;
+    }
     let mean = pixels.iter().sum::<f32>() / pixels.len() as f32;
     for v in &mut pixels {
         *v = ((*v - mean) * contrast + mean).clamp(0.0, 1.0);

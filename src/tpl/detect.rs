@@ -1,5 +1,7 @@
 //! Detection with the trained detector: image → preprocess → forward → sigmoid → offset
-//! voting → original pixels.
+//! voting → original pixels. With test-time augmentation, the detector also sees shifted
+//! copies of the image in the same batch; each copy's answer is shifted back and the
+//! per-coordinate median is kept.
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
@@ -10,20 +12,41 @@ use crate::model::weights;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
 use crate::model::detector::Detector;
-use crate::model::image_tensor;
-use crate::preprocess::{Frame, preprocess};
-use crate::tpl::voting::vote;
+use crate::preprocess::{Frame, Similarity, preprocess};
+use crate::training::batch_tensor;
+use crate::tpl::confidence::Calibration;
+use crate::tpl::voting::{VoteEvidence, vote_with_evidence};
 
+/// What the detector's maps say about one located landmark, besides where it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evidence {
+    /// The vote's evidence, averaged over the test-time copies.
+    pub vote: VoteEvidence,
+    /// With test-time augmentation: the root mean square distance of the copies' answers
+    /// from the median, model pixels.
+    pub tta_spread: Option<f64>,
+}
+
+/// Test-time augmentation: the shifts (model pixels) of the copies the detector sees besides
+/// the image itself. They are not multiples of the output stride, so each copy meets the
+/// quarter-resolution heatmap at another phase.
+pub const TTA_SHIFTS: [[f64; 2]; 4] = [[-6.0, -2.0], [6.0, 2.0], [-2.0, 6.0], [2.0, -6.0]];
+
+#[derive(Clone)]
 pub struct TplDetector {
     model: Detector,
     config: TplConfig,
+    /// Test-time augmentation on (see [`TTA_SHIFTS`]).
+    tta: bool,
     /// The landmark names stored with exported weights.
     names: Option<Vec<String>>,
+    /// Maps each landmark's evidence to P(error ≤ 4 mm); without one, the heatmap's peak.
+    calibration: Option<Calibration>,
 }
 
 impl TplDetector {
     pub fn new(model: Detector, config: TplConfig) -> Self {
-        Self { model, config, names: None }
+        Self { model, config, names: None, tta: false, calibration: None }
     }
 
     /// Loads detector weights held in memory. The configuration comes from the weights'
@@ -49,7 +72,8 @@ impl TplDetector {
         }
         let model = weights::from_bytes(config.detector.init(device), bytes, source_name)?;
         let names = names.filter(|n| n.len() == config.detector.landmarks);
-        Ok(Self { model, config, names })
+        let calibration = metadata.get(weights::CONFIDENCE).and_then(|c| serde_json::from_str(c).ok());
+        Ok(Self { model, config, names, tta: false, calibration })
     }
 
     /// [`Self::from_bytes`] from a file.
@@ -59,15 +83,34 @@ impl TplDetector {
         Self::from_bytes(bytes, &path.display().to_string(), preset, landmarks, device)
     }
 
-    /// The weights as shipped: f16, with the configuration and the landmark names.
+    /// The weights as shipped: f16, with the configuration, the landmark names and the
+    /// confidence calibration.
     pub fn to_bytes(&self, names: &[String]) -> Result<Vec<u8>> {
-        weights::to_bytes(&self.model, true, &self.description(), &[(weights::LANDMARK_NAMES, self.names_json(names)?)])
+        weights::to_bytes(&self.model, true, &self.description(), &self.extra_metadata(names)?)
     }
 
     /// [`Self::to_bytes`] to a file.
     #[cfg(not(target_family = "wasm"))]
     pub fn save(&self, path: &std::path::Path, names: &[String]) -> Result<()> {
-        weights::save_with(&self.model, path, true, &self.description(), &[(weights::LANDMARK_NAMES, self.names_json(names)?)])
+        weights::save_with(&self.model, path, true, &self.description(), &self.extra_metadata(names)?)
+    }
+
+    fn extra_metadata(&self, names: &[String]) -> Result<Vec<(&'static str, String)>> {
+        let mut extra = vec![(weights::LANDMARK_NAMES, self.names_json(names)?)];
+        if let Some(c) = &self.calibration {
+            extra.push((weights::CONFIDENCE, serde_json::to_string(c).expect("calibrations serialise")));
+        }
+        Ok(extra)
+    }
+
+    /// Sets the confidence calibration (see [`crate::tpl::confidence`]).
+    pub fn with_calibration(mut self, calibration: Option<Calibration>) -> Self {
+        self.calibration = calibration;
+        self
+    }
+
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
     }
 
     fn description(&self) -> String {
@@ -103,27 +146,81 @@ impl TplDetector {
         self.config.detector.landmarks
     }
 
-    /// The output maps `[1, 3K, h, w]` (heatmap probabilities, then x and y offsets) and the
-    /// frame back to the image. Read-back is the caller's (sync natively, async in a browser).
+    /// Turns test-time augmentation on or off (off by default: it costs one forward per copy).
+    pub fn with_tta(mut self, tta: bool) -> Self {
+        self.tta = tta;
+        self
+    }
+
+    pub fn tta(&self) -> bool {
+        self.tta
+    }
+
+    /// The model-pixel shifts of the copies the detector sees: the image itself first.
+    fn copies(&self) -> Vec<[f64; 2]> {
+        let mut shifts = vec![[0.0, 0.0]];
+        if self.tta {
+            shifts.extend(TTA_SHIFTS);
+        }
+        shifts
+    }
+
+    /// The output maps `[N, 3K, h, w]` (heatmap probabilities, then x and y offsets) of the
+    /// image and its test-time copies, and the frame back to the image. Read-back is the
+    /// caller's (sync natively, async in a browser).
     pub fn maps(&self, image: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {
         let side = self.config.image_size as u32;
         let input = preprocess(image, [side, side]);
-        let out = self.model.forward(image_tensor(&input, device));
+        let copies: Vec<GreyImage> = self
+            .copies()
+            .iter()
+            .map(|&[x, y]| Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image))
+            .collect();
+        let batch = batch_tensor(&copies.iter().map(|c| c.pixels.as_slice()).collect::<Vec<_>>(), side as usize, device);
+        let out = self.model.forward(batch);
         (Tensor::cat(vec![sigmoid(out.heatmap_logits), out.offset_x, out.offset_y], 1), input.frame)
     }
 
-    /// Votes each landmark's position from the read-back maps; original pixels + confidence.
+    /// Votes each landmark's position from the read-back maps; original pixels + confidence
+    /// (calibrated when the weights carry a calibration, else the heatmap's peak).
     pub fn decode(&self, maps: &[f32], frame: &Frame) -> Vec<(Point, f64)> {
+        self.decode_with_evidence(maps, frame)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (p, e))| (p, self.calibration.as_ref().map_or(e.vote.peak, |c| c.confidence(&e, k))))
+            .collect()
+    }
+
+    /// Each landmark's position (original pixels) and what the maps say about it. In each
+    /// copy the votes are shifted back; the position is the per-coordinate median over copies.
+    pub fn decode_with_evidence(&self, maps: &[f32], frame: &Frame) -> Vec<(Point, Evidence)> {
         let k = self.landmarks();
         let stride = self.config.detector.output_stride();
         let side = self.config.image_size;
         let out = side / stride;
         let n = out * out;
+        let copies = self.copies();
         (0..k)
             .map(|i| {
-                let part = |m: usize| &maps[(m * k + i) * n..(m * k + i + 1) * n];
-                let (p, confidence) = vote(part(0), part(1), part(2), [out, out], stride, self.config.radius, [side, side]);
-                (frame.to_original(p), confidence)
+                let votes: Vec<(Point, VoteEvidence)> = copies
+                    .iter()
+                    .enumerate()
+                    .map(|(c, [dx, dy])| {
+                        let part = |m: usize| &maps[((c * 3 + m) * k + i) * n..((c * 3 + m) * k + i + 1) * n];
+                        let (p, evidence) = vote_with_evidence(part(0), part(1), part(2), [out, out], stride, self.config.radius, [side, side]);
+                        (Point::new(p.x - dx, p.y - dy), evidence)
+                    })
+                    .collect();
+                let median = |mut v: Vec<f64>| {
+                    v.sort_by(f64::total_cmp);
+                    let m = v.len() / 2;
+                    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
+                };
+                let p = Point::new(median(votes.iter().map(|v| v.0.x).collect()), median(votes.iter().map(|v| v.0.y).collect()));
+                let mean = |f: fn(&VoteEvidence) -> f64| votes.iter().map(|v| f(&v.1)).sum::<f64>() / votes.len() as f64;
+                let vote = VoteEvidence { peak: mean(|e| e.peak), share: mean(|e| e.share), spread: mean(|e| e.spread) };
+                let tta_spread = (votes.len() > 1).then(|| (votes.iter().map(|v| v.0.distance(p).powi(2)).sum::<f64>() / votes.len() as f64).sqrt());
+                (frame.to_original(p), Evidence { vote, tta_spread })
             })
             .collect()
     }

@@ -2,6 +2,7 @@
 //! its training targets; `voting` turns its output maps back into landmarks.
 
 pub mod augment;
+pub mod confidence;
 pub mod detect;
 pub mod loss;
 pub mod targets;

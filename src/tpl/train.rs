@@ -101,13 +101,15 @@ pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Ve
 }
 
 /// Trains on pseudo-labelled images plus the template, epoch by epoch, with a checkpoint in
-/// `run` after each. `encoder`, when given, initialises the detector's encoder (e.g. from the
-/// SSL extractor).
+/// `run` after each. `start`, when given, is the detector to continue from (a second round
+/// on its own relabelling); `encoder`, when given, initialises the detector's encoder (e.g.
+/// from the SSL extractor).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &TplConfig,
     pseudo_labelled: &[LabelledImage],
     template: &LabelledImage,
+    start: Option<Detector>,
     encoder: Option<Vec<ConvStack>>,
     device: &Device,
     run: &RunDir,
@@ -115,7 +117,7 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochRecord, &Detector),
 ) -> Result<Detector> {
     check_training_set(config, pseudo_labelled, template)?;
-    let (model, optimizer) = trainable(config, None, encoder, device);
+    let (model, optimizer) = trainable(config, start, encoder, device);
     let (mut model, mut optimizer, mut state) = run.resume_or_start(config, model, optimizer)?;
     let device = device.clone().autodiff();
     let steps_per_epoch = pseudo_labelled.len().div_ceil(config.batch_size);

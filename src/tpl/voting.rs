@@ -8,9 +8,28 @@ use crate::tpl::targets::output_pixel_centre;
 /// Heatmap probability at or above which a pixel votes (the paper: 0.5).
 pub const VOTE_THRESHOLD: f32 = 0.5;
 
+/// What one landmark's vote says besides the winner: how sure the heatmap is and how much the
+/// voters agree (signals for the confidence).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VoteEvidence {
+    /// The heatmap's peak probability.
+    pub peak: f64,
+    /// The share of the votes that land within one output stride of the answer.
+    pub share: f64,
+    /// Root mean square distance of the votes from the answer, model pixels.
+    pub spread: f64,
+}
+
 /// One landmark's maps (`[h, w]` row-major: heatmap probabilities, offsets in units of R) →
-/// position in model pixels (`model` = [height, width]) and confidence in [0, 1].
+/// position in model pixels (`model` = [height, width]) and confidence in [0, 1] (the
+/// heatmap's peak).
 pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2], stride: usize, radius: f64, model: [usize; 2]) -> (Point, f64) {
+    let (p, evidence) = vote_with_evidence(heatmap, offset_x, offset_y, size, stride, radius, model);
+    (p, evidence.peak)
+}
+
+/// [`vote`], with the evidence.
+pub fn vote_with_evidence(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2], stride: usize, radius: f64, model: [usize; 2]) -> (Point, VoteEvidence) {
     let [h, w] = size;
     let [mh, mw] = model;
     let peak = heatmap.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
@@ -18,6 +37,7 @@ pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2
     let threshold = VOTE_THRESHOLD.min(peak.1);
     let mut counts = vec![0u32; mh * mw];
     let mut sums = vec![(0f64, 0f64); mh * mw];
+    let mut votes = Vec::new();
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
@@ -26,6 +46,7 @@ pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2
             }
             let vx = output_pixel_centre(x, stride) + f64::from(offset_x[i]) * radius;
             let vy = output_pixel_centre(y, stride) + f64::from(offset_y[i]) * radius;
+            votes.push((vx, vy));
             let (cx, cy) = (vx.round().clamp(0.0, (mw - 1) as f64) as usize, vy.round().clamp(0.0, (mh - 1) as f64) as usize);
             counts[cy * mw + cx] += 1;
             let s = &mut sums[cy * mw + cx];
@@ -39,7 +60,10 @@ pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2
     } else {
         Point::new(output_pixel_centre(peak.0 % w, stride), output_pixel_centre(peak.0 / w, stride))
     };
-    (position, f64::from(peak.1.clamp(0.0, 1.0)))
+    let near = votes.iter().filter(|v| (v.0 - position.x).hypot(v.1 - position.y) <= stride as f64).count();
+    let spread = (votes.iter().map(|v| (v.0 - position.x).powi(2) + (v.1 - position.y).powi(2)).sum::<f64>() / votes.len().max(1) as f64).sqrt();
+    let evidence = VoteEvidence { peak: f64::from(peak.1.clamp(0.0, 1.0)), share: near as f64 / votes.len().max(1) as f64, spread };
+    (position, evidence)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 use wasm_bindgen::prelude::*;
 
+use crate::config::MatchingConfig;
 use crate::config::SslConfig;
 use crate::error::Error;
 use crate::io::image::{self, GreyImage};
@@ -229,10 +230,11 @@ impl Engine {
         detection_json(image, &names, found)
     }
 
-    /// The TPL detector. Resolves to the detection JSON; each landmark's `score` is the
-    /// heatmap's peak probability (low: doubtful).
-    pub async fn detect(&self, image: &Image) -> Result<String, JsError> {
+    /// The TPL detector, with test-time augmentation when `tta`. Resolves to the detection
+    /// JSON; each landmark's `score` is its confidence (low: doubtful).
+    pub async fn detect(&self, image: &Image, tta: bool) -> Result<String, JsError> {
         let detector = self.state.borrow().detector.clone().ok_or_else(|| JsError::new("no detector weights loaded: call loadDetector first"))?;
+        let detector = if tta == detector.tta() { detector } else { Rc::new((*detector).clone().with_tta(tta)) };
         let names = self.landmark_names();
         let (maps, frame) = detector.maps(&image.image, &self.device);
         let found = detector.decode(&read(maps, "detector maps").await?, &frame);
@@ -359,7 +361,7 @@ impl Engine {
             if state.matcher.is_none() {
                 let model = state.extractor.clone().ok_or_else(|| JsError::new("no extractor weights loaded: call loadExtractor first"))?;
                 let image_size = SslConfig::preset("small").map_err(js_error)?.image_size;
-                let matcher = SslMatcher::new(model, image_size, template_image, template, &self.device).map_err(js_error)?;
+                let matcher = SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device).map_err(js_error)?;
                 state.matcher = Some(Rc::new(matcher));
             }
             (state.matcher.clone().expect("built above"), names)

@@ -9,6 +9,7 @@ import { crc32 } from "node:zlib";
 import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
+const recordedTta = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_tta_on_151.json"), "utf8"));
 const artifacts = process.env.CC2D_ARTIFACTS ?? join(ROOT, "target/browser");
 let packageDir;
 
@@ -60,8 +61,9 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       await cc2d.dispose();
       const worker = await Cc2dWorker.create({ backend: "cpu" });
       const inWorker = await worker.detect(blob, { name: "151.jpg" });
+      const tta = await worker.detect(blob, { name: "151.jpg", tta: true });
       await worker.dispose();
-      return { direct, again, inWorker };
+      return { direct, again, inWorker, tta };
     });
     const d = maxDistance(r.direct.landmarks, recorded.landmarks);
     t.diagnostic(`page (cpu): ${r.direct.milliseconds.toFixed(0)} ms then ${r.again.milliseconds.toFixed(0)} ms; max distance to the native CLI ${d.toExponential(2)} px`);
@@ -70,6 +72,9 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
     assert.ok(r.direct.landmarks.every((l) => l.confidence >= 0 && l.confidence <= 1));
     assert.equal(r.direct.backend, "cpu");
     assert.ok(maxDistance(r.inWorker.landmarks, r.direct.landmarks) < 1e-6, "the worker gives the page's result");
+    const dt = maxDistance(r.tta.landmarks, recordedTta.landmarks);
+    t.diagnostic(`worker with test-time augmentation: ${r.tta.milliseconds.toFixed(0)} ms; max distance to the native TTA record ${dt.toExponential(2)} px`);
+    assert.ok(dt <= 1, `TTA moved ${dt} px from the native record`);
     assert.deepEqual(outside, [], "no request leaves the page's origin");
   });
 });

@@ -6,11 +6,11 @@ pub mod probe;
 use cc2d::io::landmarks::{Landmark, Point, Template, parse_isbi_txt};
 
 /// The template image and the query image of the native/wasm equality test.
-pub const TEMPLATE_ID: &str = "001";
+pub const TEMPLATE_ID: &str = "125";
 pub const QUERY_ID: &str = "151";
 /// Recorded native NCC detections of the query, written by `CC2D_BLESS=1 cargo test --release
 /// --test real_data`; the browser suite must reproduce them.
-pub const NCC_FIXTURE: &str = include_str!("../fixtures/ncc_001_on_151.json");
+pub const NCC_FIXTURE: &str = include_str!("../fixtures/ncc_125_on_151.json");
 
 /// Builds the ISBI template from the two annotation files (mean of senior and junior).
 pub fn isbi_template(senior: &str, junior: &str, width: u32, height: u32) -> Template {
