@@ -152,24 +152,27 @@ fn ncc_on_a_real_radiograph_matches_the_record() {
     assert!(mre < 8.0, "MRE {mre} mm");
 }
 
-/// The shipped SSL weights, matching template 001 against image 151, give the recorded
+/// The shipped SSL extractor (small preset, on flex) and the shared template with its image.
+fn shipped_ssl_and_template(ds: &Dataset) -> (cc2d::ssl::SslModel, cc2d::config::SslConfig, cc2d::io::landmarks::Template, image::GreyImage, burn::tensor::Device) {
+    let device = burn::tensor::Device::flex();
+    let config = cc2d::config::SslConfig::preset("small").unwrap();
+    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/ssl-small.bpk");
+    let model = cc2d::model::weights::load(cc2d::ssl::SslModel::new(&config, &device), &weights).unwrap();
+    let template = ds.template(common::TEMPLATE_ID).unwrap();
+    let template_image = image::load(std::path::Path::new(&template.image)).unwrap();
+    (model, config, template, template_image, device)
+}
+
+/// The shipped SSL weights, matching the template against image 151, give the recorded
 /// landmarks, to within one model pixel (the argmax's grid: 1935/384 × 2400/384 original
 /// pixels; another CPU may sum in another order and tip a near tie). `CC2D_BLESS=1`
 /// re-records after retraining.
 #[test]
 fn shipped_ssl_weights_match_the_record() {
-    use burn::tensor::Device;
-    use cc2d::config::SslConfig;
-    use cc2d::ssl::SslModel;
     use cc2d::ssl::matching::SslMatcher;
     let Some(root) = data("isbi2015") else { return };
     let ds = Dataset::open(&root).unwrap();
-    let device = Device::flex();
-    let config = SslConfig::preset("small").unwrap();
-    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/ssl-small.bpk");
-    let model = cc2d::model::weights::load(SslModel::new(&config, &device), &weights).unwrap();
-    let template = ds.template(common::TEMPLATE_ID).unwrap();
-    let template_image = image::load(std::path::Path::new(&template.image)).unwrap();
+    let (model, config, template, template_image, device) = shipped_ssl_and_template(&ds);
     let matcher = SslMatcher::new(model, config.image_size, cc2d::config::MatchingConfig::new(), &template_image, &template, &device).unwrap();
     let query = image::load(&ds.sample(common::QUERY_ID).unwrap().image_path).unwrap();
     let found: Vec<_> = matcher.locate(&query, &device).unwrap();
@@ -231,20 +234,13 @@ fn shipped_detector_matches_the_record() {
 /// decoding (cell anchors, integer argmax) is measured beside it and printed.
 #[test]
 fn matching_has_no_offset_of_its_own_on_moved_copies_of_the_template() {
-    use burn::tensor::Device;
-    use cc2d::config::{MatchingConfig, SslConfig};
+    use cc2d::config::MatchingConfig;
     use cc2d::io::landmarks::Point;
     use cc2d::preprocess::Similarity;
-    use cc2d::ssl::SslModel;
     use cc2d::ssl::matching::SslMatcher;
     let Some(root) = data("isbi2015") else { return };
     let ds = Dataset::open(&root).unwrap();
-    let device = Device::flex();
-    let config = SslConfig::preset("small").unwrap();
-    let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/ssl-small.bpk");
-    let model = cc2d::model::weights::load(SslModel::new(&config, &device), &weights).unwrap();
-    let template = ds.template(common::TEMPLATE_ID).unwrap();
-    let image = image::load(std::path::Path::new(&template.image)).unwrap();
+    let (model, config, template, image, device) = shipped_ssl_and_template(&ds);
     let (w, h) = (image.width, image.height);
     let mut moves = Vec::new();
     for (dx, dy) in [(40.0, 0.0), (-40.0, 0.0), (0.0, 40.0), (0.0, -40.0), (27.0, -33.0), (-27.0, 33.0), (13.0, 17.0), (-19.0, -11.0)] {
