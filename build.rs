@@ -5,9 +5,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-env-changed=CC2D_DATA");
     println!("cargo:rustc-check-cfg=cfg(cc2d_data)");
-    let dir = std::env::var_os("CC2D_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../shared/data"));
+    let dir = std::env::var_os("CC2D_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../shared/data"));
     if let Ok(dir) = dir.canonicalize()
         && dir.join("isbi2015/images").is_dir()
     {

@@ -11,13 +11,14 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
-use cc2d::config::SslConfig;
+use cc2d::config::TplConfig;
+use cc2d::config::{Preset, SslConfig};
 use cc2d::io::dataset::{Dataset, data_root};
 use cc2d::io::image;
+use cc2d::locate::{Locator, ReadBack};
 use cc2d::preprocess::preprocess;
 use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
-use cc2d::config::TplConfig;
 use cc2d::tpl::detect::TplDetector;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -46,9 +47,9 @@ fn main() {
 
     // TPL detection, small preset (the shipped weights when present, else random: the speed
     // does not depend on them), end to end and by stage.
-    let tpl_config = TplConfig::preset("small", 19).unwrap();
+    let tpl_config = TplConfig::preset(Preset::Small, 19);
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/tpl-small.bpk");
-    let detector = TplDetector::load(&shipped, "small", Some(19), &device).unwrap_or_else(|_| TplDetector::new(tpl_config.detector.init(&device), tpl_config.clone()));
+    let detector = TplDetector::load(&shipped, Preset::Small, Some(19), &device).unwrap_or_else(|_| TplDetector::new(tpl_config.detector.init(&device), tpl_config.clone()));
     let side = detector.config().image_size as u32;
     let (mut total, mut stages) = (Vec::new(), [Vec::new(), Vec::new(), Vec::new(), Vec::new()]);
     for _ in 0..2 {
@@ -59,7 +60,7 @@ fn main() {
             let input = preprocess(&img, [side, side]);
             let t2 = Instant::now();
             let (maps, frame) = detector.maps(&img, &device);
-            let data = maps.into_data().try_to_vec::<f32>().unwrap();
+            let data = maps.read().unwrap();
             let t3 = Instant::now();
             std::hint::black_box(detector.decode(&data, &frame));
             let t4 = Instant::now();
@@ -73,14 +74,18 @@ fn main() {
     let [decode_t, pre, fwd, vote] = stages.map(median);
     println!(
         "TPL detection (small, flex):        {:>7.1} ms/image end to end (decode {:.1}, preprocess {:.1}, forward + read-back incl. preprocess {:.1}, voting {:.1})",
-        median(total) * 1e3, decode_t * 1e3, pre * 1e3, fwd * 1e3, vote * 1e3
+        median(total) * 1e3,
+        decode_t * 1e3,
+        pre * 1e3,
+        fwd * 1e3,
+        vote * 1e3
     );
     println!("TPL detector (small):               {:>7} parameters", detector.model().num_params());
     println!("peak memory (decode + detection):    {:>7.0} MB", peak_rss_mb());
 
     // Presets: size.
-    for preset in ["small", "paper"] {
-        let config = SslConfig::preset(preset).unwrap();
+    for preset in [Preset::Small, Preset::Paper] {
+        let config = SslConfig::preset(preset);
         let model = SslModel::new(&config, &device);
         let params = model.num_params();
         println!("extractor preset {preset:>5}: {params:>10} parameters, {:>7.2} MB f32, {:>7.2} MB f16", params as f64 * 4e-6, params as f64 * 2e-6);
@@ -95,7 +100,7 @@ fn main() {
         let img = image::load(q).unwrap();
         decode_times.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        std::hint::black_box(ncc.locate(&img));
+        std::hint::black_box(ncc.locate(&img, &device).unwrap());
         ncc_times.push(t.elapsed().as_secs_f64());
     }
     let decode = median(decode_times);
@@ -103,7 +108,7 @@ fn main() {
     println!("NCC baseline, 1 thread:             {:>7.1} ms/image + decode", median(ncc_times) * 1e3);
 
     // SSL matching, small preset (random weights: the speed does not depend on them).
-    let config = SslConfig::preset("small").unwrap();
+    let config = SslConfig::preset(Preset::Small);
     let matcher = SslMatcher::new(SslModel::new(&config, &device), config.image_size, cc2d::config::MatchingConfig::new(), &template_image, &template, &device).unwrap();
     let mut times = Vec::new();
     for q in &queries {

@@ -8,10 +8,11 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use cc2d::config::{MatchingConfig, SslConfig};
+use cc2d::config::{MatchingConfig, Preset, SslConfig};
 use cc2d::io::dataset::{Dataset, data_root};
 use cc2d::io::image;
 use cc2d::io::landmarks::Point;
+use cc2d::locate::{Locator, ReadBack};
 use cc2d::metrics::evaluate;
 use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
@@ -26,7 +27,7 @@ fn main() -> anyhow::Result<()> {
     let limit: usize = arg("--images", "1000").parse()?;
 
     let device = Device::flex();
-    let config = SslConfig::preset("small")?;
+    let config = SslConfig::preset(Preset::Small);
     let model = cc2d::model::weights::load(SslModel::new(&config, &device), &weights)?;
     let dataset = Dataset::open(&data)?;
     let template = dataset.template(&template_id)?;
@@ -44,20 +45,17 @@ fn main() -> anyhow::Result<()> {
         ("bilinear, cascade window 6, all levels score", MatchingConfig::new().with_window_cells(6)),
         ("bilinear, cascade window 3, 4 levels score", MatchingConfig::new().with_window_cells(3).with_scoring_levels(4)),
     ];
-    let matchers: Vec<SslMatcher> = settings
-        .iter()
-        .map(|(_, m)| SslMatcher::new(model.clone(), config.image_size, m.clone(), &template_image, &template, &device))
-        .collect::<cc2d::Result<_>>()?;
+    let matchers: Vec<SslMatcher> =
+        settings.iter().map(|(_, m)| SslMatcher::new(model.clone(), config.image_size, m.clone(), &template_image, &template, &device)).collect::<cc2d::Result<_>>()?;
     // One forward per image and anchor kind; every setting decodes the same maps.
     let first_of_kind = |bilinear: bool| settings.iter().position(|(_, m)| m.bilinear_anchors == bilinear).unwrap();
     let mut found: Vec<Vec<Vec<Point>>> = vec![Vec::new(); settings.len()];
     for (n, s) in samples.iter().enumerate() {
         let img = image::load(&s.image_path)?;
         for bilinear in [false, true] {
-            let (maps, frame) = matchers[first_of_kind(bilinear)].similarity(&img, &device);
-            let maps = maps.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            for (i, (_, m)) in settings.iter().enumerate().filter(|(_, (_, m))| m.bilinear_anchors == bilinear) {
-                let _ = m;
+            let (maps, frame) = matchers[first_of_kind(bilinear)].maps(&img, &device);
+            let maps = maps.read()?;
+            for (i, _) in settings.iter().enumerate().filter(|(_, (_, m))| m.bilinear_anchors == bilinear) {
                 found[i].push(matchers[i].decode(&maps, &frame).into_iter().map(|(p, _)| p).collect());
             }
         }

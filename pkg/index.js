@@ -5,6 +5,11 @@ import init, { Engine, Image } from "./wasm/cc2d.js";
 
 export { Cc2dWorker } from "./worker-client.js";
 
+// The declared API (index.d.ts), which `tsc` checks this file against in the tests.
+/** @typedef {import("./index.js").Cc2dMethods} Cc2dMethods */
+/** @typedef {import("./index.js").ImageSource} ImageSource */
+/** @typedef {import("./index.js").FineTuneOptions} FineTuneOptions */
+
 /** The shipped default model: CC2D-TPL detector and CC2D-SSL extractor, ISBI 2015 landmarks. */
 export const DEFAULT_WEIGHTS = Object.freeze({
   detector: new URL("./weights/tpl-small.bpk", import.meta.url),
@@ -41,7 +46,7 @@ async function weightBytes(source, what) {
   try {
     response = await fetch(url);
   } catch (e) {
-    throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: ${e.message ?? e}`);
+    throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: ${e instanceof Error ? e.message : e}`);
   }
   if (!response.ok) throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
@@ -58,7 +63,7 @@ async function toImage(input, name) {
   if (input == null) throw new Error("cc2d: no image given");
   if (isBytes(input)) return Image.fromEncoded(asUint8(input), name ?? "image");
   if (typeof Blob !== "undefined" && input instanceof Blob) {
-    return Image.fromEncoded(new Uint8Array(await input.arrayBuffer()), name ?? input.name ?? "image");
+    return Image.fromEncoded(new Uint8Array(await input.arrayBuffer()), name ?? (input instanceof File ? input.name : "image"));
   }
   if (typeof ImageData !== "undefined" && input instanceof ImageData) {
     checkSize(input.width, input.height, name ?? "ImageData");
@@ -74,6 +79,7 @@ async function toImage(input, name) {
   checkSize(width, height, label);
   const canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : Object.assign(document.createElement("canvas"), { width, height });
   const context = canvas.getContext("2d", { willReadFrequently: true });
+  if (!context) throw new Error(`cc2d: ${label}: this browser gives no 2D canvas to read the image with`);
   context.drawImage(input, 0, 0, width, height);
   const data = context.getImageData(0, 0, width, height).data;
   return Image.fromRgba(width, height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), label);
@@ -94,13 +100,17 @@ function explain(e) {
 /**
  * One-shot landmark detection. Create with `await Cc2d.create(options)`; every method is
  * async and calls run one at a time, in order (overlapping calls are queued).
+ * Checked against the declared API (index.d.ts) by `tsc` in the tests.
+ * @implements {Cc2dMethods}
  */
 export class Cc2d {
   #engine;
   #queue = Promise.resolve();
   #weights;
+  /** @type {Error | null} */
   #detectorError = null;
   #extractorLoaded = false;
+  /** @type {Error | null} */
   #broken = null;
   #adapter;
 
@@ -173,6 +183,7 @@ export class Cc2d {
   }
 
   /** CC2D-SSL matching against the template: landmarks in original pixels, a score each. */
+  /** @param {ImageSource} image @param {{ name?: string }} [options] */
   match(image, { name } = {}) {
     return this.#enqueue(async () => {
       await this.#loadExtractor();
@@ -185,6 +196,7 @@ export class Cc2d {
    * `tta: true` adds test-time augmentation: four shifted copies in the same batch, the
    * median answer kept (about 5× the forward time).
    */
+  /** @param {ImageSource} image @param {{ name?: string, tta?: boolean }} [options] */
   detect(image, { name, tta = false } = {}) {
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
@@ -215,6 +227,7 @@ export class Cc2d {
    * current detector. `images` (optional) are pseudo-labelled first. Cancel with `signal`:
    * the detector is then left as it was. Resolves to { epochs, steps, epochLosses }.
    */
+  /** @param {ImageSource[]} [images] @param {FineTuneOptions} [options] */
   async fineTune(images = [], { epochs = 3, augment = true, onProgress, signal } = {}) {
     if (images.length) await this.pseudoLabel(images, { signal });
     return this.#enqueue(async () => {
@@ -230,7 +243,7 @@ export class Cc2d {
           if (signal?.aborted) throw abortError(signal);
           const report = JSON.parse(await this.#engine.fineTuneStep(augment));
           sum += report.loss;
-          if (report.step === report.stepsPerEpoch) {
+          if (report.step + 1 === report.stepsPerEpoch) {
             epochLosses.push(sum / report.stepsPerEpoch);
             sum = 0;
           }
@@ -292,7 +305,7 @@ export class Cc2d {
     try {
       this.#engine.loadDetector(await weightBytes(source, "detector"), String(isBytes(source) ? "detector" : source));
     } catch (e) {
-      this.#detectorError = new Error(`cc2d: the detector weights could not be loaded: ${e.message ?? e}`);
+      this.#detectorError = new Error(`cc2d: the detector weights could not be loaded: ${e instanceof Error ? e.message : e}`);
       throw this.#detectorError;
     }
   }
@@ -330,7 +343,8 @@ function finite(v, i) {
 
 async function adapterInfo() {
   try {
-    const adapter = await navigator.gpu.requestAdapter();
+    // WebGPU's types are not in TypeScript's DOM library.
+    const adapter = await /** @type {any} */ (navigator).gpu.requestAdapter();
     const info = adapter?.info ?? {};
     return { vendor: info.vendor ?? "", architecture: info.architecture ?? "", device: info.device ?? "", description: info.description ?? "" };
   } catch {

@@ -3,6 +3,8 @@
 // transferred, Blobs/Files are shared; <img> and canvas elements are turned into
 // ImageBitmaps first (they cannot cross into a worker).
 
+import { FORWARDED } from "./methods.js";
+
 export class Cc2dWorker {
   #worker;
   #next = 1;
@@ -34,6 +36,7 @@ export class Cc2dWorker {
   }
 
   /** Starts a worker and a `Cc2d` in it; options as `Cc2d.create` (weights as URLs or bytes). */
+  /** @param {import("./index.js").CreateOptions} [options] */
   static async create(options = {}) {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     const client = new Cc2dWorker(worker);
@@ -45,47 +48,28 @@ export class Cc2dWorker {
     return client;
   }
 
-  landmarkNames() {
-    return this.#call("landmarkNames", []);
-  }
-
-  async setTemplate(image, landmarks, options = {}) {
-    const [img, transfer] = await portable(image);
-    return this.#call("setTemplate", [img, landmarks, options], transfer);
-  }
-
-  async match(image, options = {}) {
-    const [img, transfer] = await portable(image);
-    return this.#call("match", [img, options], transfer);
-  }
-
-  async detect(image, options = {}) {
-    const [img, transfer] = await portable(image);
-    return this.#call("detect", [img, options], transfer);
-  }
-
-  async pseudoLabel(images, { onProgress, signal } = {}) {
-    const [imgs, transfer] = await portableAll(images);
-    return this.#call("pseudoLabel", [imgs, {}], transfer, onProgress, signal);
-  }
-
-  async fineTune(images = [], { onProgress, signal, ...options } = {}) {
-    const [imgs, transfer] = await portableAll(images);
-    return this.#call("fineTune", [imgs, options], transfer, onProgress, signal);
-  }
-
-  exportWeights() {
-    return this.#call("exportWeights", []);
-  }
-
-  loadWeights(source) {
-    return this.#call("loadWeights", [source instanceof URL ? source.href : source]);
-  }
-
   /** Frees the engine and ends the worker. */
   async dispose() {
     await this.#call("dispose", []).catch(() => {});
     this.#worker.terminate();
+  }
+
+  // The forwarded methods (methods.js), each as `Cc2d`'s: images made transferable, URLs
+  // sent as strings, progress and abort carried as messages.
+  static {
+    for (const [method, spec] of Object.entries(FORWARDED)) {
+      this.prototype[method] = async function (...args) {
+        let transfer = [];
+        if (spec.image !== undefined) [args[spec.image], transfer] = await portable(args[spec.image]);
+        if (spec.images !== undefined) [args[spec.images], transfer] = await portableAll(args[spec.images] ?? []);
+        if (spec.url !== undefined && args[spec.url] instanceof URL) args[spec.url] = args[spec.url].href;
+        if (!spec.progress) return this.#call(method, args, transfer);
+        const last = spec.images !== undefined ? spec.images + 1 : args.length;
+        const { onProgress, signal, ...options } = args[last] ?? {};
+        args[last] = options;
+        return this.#call(method, args, transfer, onProgress, signal);
+      };
+    }
   }
 
   #call(method, args, transfer = [], onProgress, signal) {
@@ -99,7 +83,10 @@ export class Cc2dWorker {
   }
 }
 
-/** What can cross into the worker: bytes, Blobs, ImageData and ImageBitmaps as they are; elements become ImageBitmaps (transferred). */
+/**
+ * What can cross into the worker: bytes, Blobs, ImageData and ImageBitmaps as they are; elements become ImageBitmaps (transferred).
+ * @returns {Promise<[unknown, Transferable[]]>}
+ */
 async function portable(image) {
   if (image instanceof ArrayBuffer || ArrayBuffer.isView(image) || image instanceof Blob || image instanceof ImageData) return [image, []];
   if (typeof ImageBitmap !== "undefined" && image instanceof ImageBitmap) return [image, []];
@@ -107,6 +94,7 @@ async function portable(image) {
   return [bitmap, [bitmap]];
 }
 
+/** @returns {Promise<[unknown[], Transferable[]]>} */
 async function portableAll(images) {
   const all = await Promise.all([...images].map(portable));
   return [all.map(([i]) => i), all.flatMap(([, t]) => t)];

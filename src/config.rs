@@ -5,6 +5,43 @@ use burn::config::Config;
 use crate::error::{Error, Result};
 use crate::model::detector::DetectorConfig;
 use crate::model::extractor::ExtractorConfig;
+use crate::training::halving_schedule;
+
+/// The named configurations of both stages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Preset {
+    /// CPU training and a browser download: the shipped weights.
+    #[default]
+    Small,
+    /// One GPU in minutes (`scripts/gpu-train.sh`).
+    Wide,
+    /// The paper's networks (VGG19 U-Nets).
+    Paper,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Wide => "wide",
+            Self::Paper => "paper",
+        }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        [Self::Small, Self::Wide, Self::Paper].into_iter().find(|p| p.name() == s).ok_or_else(|| Error::Invalid(format!("unknown preset {s:?}; use small, wide or paper")))
+    }
+}
 
 /// Stage I, CC2D-SSL: the extractor, its input size, and how it is trained.
 #[derive(Config, Debug, PartialEq)]
@@ -59,31 +96,34 @@ pub struct SslTrainingConfig {
 }
 
 impl SslConfig {
-    /// A named preset: `small` (CPU training, browser download) or `paper`.
-    pub fn preset(name: &str) -> Result<Self> {
-        match name {
+    pub fn preset(preset: Preset) -> Self {
+        match preset {
             // What 2 CPU cores can do in about an hour (≈ 3.5 min per epoch); see README.
-            "small" => Ok(Self::new(ExtractorConfig::small(), SslTrainingConfig::new().with_epochs(24).with_halve_every_epochs(8))),
-            // One GPU in minutes (scripts/gpu-train.sh): batch 8, 60 epochs.
-            "wide" => Ok(Self::new(ExtractorConfig::wide(), SslTrainingConfig::new().with_batch_size(8).with_epochs(60).with_halve_every_epochs(20))),
-            "paper" => Ok(Self::new(ExtractorConfig::paper(), SslTrainingConfig::new().with_points_per_patch(1).with_batch_size(8)).with_shared_extractor(false)),
-            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small, wide or paper"))),
+            Preset::Small => Self::new(ExtractorConfig::small(), SslTrainingConfig::new().with_epochs(24).with_halve_every_epochs(8)),
+            // One GPU in minutes: batch 8, 60 epochs.
+            Preset::Wide => Self::new(ExtractorConfig::wide(), SslTrainingConfig::new().with_batch_size(8).with_epochs(60).with_halve_every_epochs(20)),
+            Preset::Paper => Self::new(ExtractorConfig::paper(), SslTrainingConfig::new().with_points_per_patch(1).with_batch_size(8)).with_shared_extractor(false),
         }
+    }
+
+    /// The learning rate of an epoch (0-based): the paper's step schedule.
+    pub fn learning_rate(&self, epoch: usize) -> f64 {
+        halving_schedule(self.training.learning_rate, self.training.halve_every_epochs, epoch)
     }
 
     pub fn validate(&self) -> Result<()> {
         let t = &self.training;
         let bad = |m: String| Err(Error::Invalid(format!("SSL configuration: {m}")));
-        if self.image_size == 0 || self.image_size % 32 != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(32) {
             return bad(format!("image_size {} must be a positive multiple of 32", self.image_size));
         }
-        if t.patch_size == 0 || t.patch_size % 32 != 0 || t.patch_size > self.image_size {
+        if t.patch_size == 0 || !t.patch_size.is_multiple_of(32) || t.patch_size > self.image_size {
             return bad(format!("patch_size {} must be a multiple of 32, at most image_size", t.patch_size));
         }
         if t.points_per_patch == 0 || t.batch_size == 0 || t.window == 0 || t.epochs == 0 || t.halve_every_epochs == 0 {
             return bad("points_per_patch, batch_size, window, epochs and halve_every_epochs must be positive".into());
         }
-        if !(t.central_fraction > 0.0 && t.central_fraction <= 1.0) || !(t.temperature > 0.0) {
+        if !(t.central_fraction > 0.0 && t.central_fraction <= 1.0 && t.temperature > 0.0) {
             return bad("central_fraction must be in (0, 1] and temperature positive".into());
         }
         Ok(())
@@ -166,13 +206,17 @@ pub struct TplConfig {
 }
 
 impl TplConfig {
-    /// A named preset for `landmarks` landmarks: `small` or `paper`.
-    pub fn preset(name: &str, landmarks: usize) -> Result<Self> {
-        match name {
-            "small" => Ok(Self::new(DetectorConfig::small(landmarks)).with_epochs(40)),
-            "wide" => Ok(Self::new(DetectorConfig::wide(landmarks)).with_batch_size(7).with_epochs(60).with_halve_every_epochs(20)),
-            "paper" => Ok(Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15).with_halve_every_epochs(100)),
-            other => Err(Error::Invalid(format!("unknown preset {other:?}; use small, wide or paper"))),
+    /// The learning rate of an epoch (0-based): halved every `halve_every_epochs`.
+    pub fn learning_rate(&self, epoch: usize) -> f64 {
+        halving_schedule(self.learning_rate, self.halve_every_epochs, epoch)
+    }
+
+    /// A preset for `landmarks` landmarks.
+    pub fn preset(preset: Preset, landmarks: usize) -> Self {
+        match preset {
+            Preset::Small => Self::new(DetectorConfig::small(landmarks)).with_epochs(40),
+            Preset::Wide => Self::new(DetectorConfig::wide(landmarks)).with_batch_size(7).with_epochs(60).with_halve_every_epochs(20),
+            Preset::Paper => Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15).with_halve_every_epochs(100),
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod baseline;
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod linalg;
+pub mod locate;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;

@@ -48,8 +48,7 @@ pub fn resize(img: &GreyImage, width: u32, height: u32) -> GreyImage {
     if (img.width, img.height) == (width, height) {
         return img.clone();
     }
-    let buf: ImageBuffer<Luma<f32>, &[f32]> =
-        ImageBuffer::from_raw(img.width, img.height, img.pixels.as_slice()).expect("GreyImage holds width×height values");
+    let buf: ImageBuffer<Luma<f32>, &[f32]> = ImageBuffer::from_raw(img.width, img.height, img.pixels.as_slice()).expect("GreyImage holds width×height values");
     let out = image_resize(&buf, width, height, FilterType::Triangle);
     GreyImage { width, height, pixels: out.into_raw() }
 }
@@ -117,6 +116,18 @@ pub struct ModelImage {
 /// Resizes a radiograph to the model's input size `[width, height]`.
 pub fn preprocess(img: &GreyImage, size: [u32; 2]) -> ModelImage {
     ModelImage { frame: Frame::new([img.width, img.height], size), image: resize(img, size[0], size[1]) }
+}
+
+/// Brightness and contrast jitter for training (both stages): pixels scaled by
+/// `brightness`, then spread about their mean by `contrast`, clamped to [0, 1].
+pub fn jitter(pixels: &mut [f32], brightness: f32, contrast: f32) {
+    for v in pixels.iter_mut() {
+        *v *= brightness;
+    }
+    let mean = pixels.iter().sum::<f32>() / pixels.len() as f32;
+    for v in pixels.iter_mut() {
+        *v = ((*v - mean) * contrast + mean).clamp(0.0, 1.0);
+    }
 }
 
 #[cfg(test)]

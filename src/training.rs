@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
@@ -20,9 +21,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::weights;
 
-/// Reported after every optimisation step.
-#[derive(Clone, Debug)]
+/// Reported after every optimisation step (to the CLI's progress bar, and as JSON to the
+/// page's fine-tuning).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepReport {
+    /// 0-based, as `step`.
     pub epoch: usize,
     pub step: usize,
     pub steps_per_epoch: usize,
@@ -45,6 +49,21 @@ pub struct RunState<C> {
     pub config: C,
     pub epochs_done: usize,
     pub seconds: f64,
+}
+
+impl<C> RunState<C> {
+    /// Counts the epoch (0-based `epoch`, begun at `started`, its steps' `losses`) as done
+    /// and returns its log record.
+    pub fn end_epoch(&mut self, epoch: usize, losses: &[f64], learning_rate: f64, started: Instant) -> EpochRecord {
+        self.epochs_done = epoch + 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        EpochRecord { epoch: epoch + 1, mean_loss: losses.iter().sum::<f64>() / losses.len().max(1) as f64, learning_rate, seconds: self.seconds }
+    }
+}
+
+/// A step schedule: `initial`, halved every `halve_every` epochs (0-based `epoch`).
+pub fn halving_schedule(initial: f64, halve_every: usize, epoch: usize) -> f64 {
+    initial * 0.5f64.powi((epoch / halve_every.max(1)) as i32)
 }
 
 pub struct RunDir(pub PathBuf);
@@ -140,14 +159,14 @@ pub fn scalar(loss: &Tensor<1>) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{SslConfig, TplConfig};
+    use crate::config::{Preset, SslConfig, TplConfig};
 
     #[test]
     fn a_run_resumes_with_more_epochs_but_not_with_another_setting() {
-        let tpl = TplConfig::preset("small", 19).unwrap();
+        let tpl = TplConfig::preset(Preset::Small, 19);
         assert_eq!(run_identity(&tpl), run_identity(&tpl.clone().with_epochs(99)));
         assert_ne!(run_identity(&tpl), run_identity(&tpl.clone().with_radius(7.0)));
-        let ssl = SslConfig::preset("small").unwrap();
+        let ssl = SslConfig::preset(Preset::Small);
         let mut longer = ssl.clone();
         longer.training.epochs += 10;
         assert_eq!(run_identity(&ssl), run_identity(&longer));

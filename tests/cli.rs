@@ -98,9 +98,28 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     let out = ok(cc2d(&["match", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("ssl/model.bpk"), "-o", &path("pseudo.csv")]));
     assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
 
-    let out = ok(cc2d(&["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "1", "--run", &path("tpl"), "--ssl-weights", &path("ssl/model.bpk"), "--eval-every", "1", "--eval-images", "2"]));
+    let out = ok(cc2d(&[
+        "train-tpl",
+        "--data",
+        d,
+        "--template-id",
+        "im0",
+        "--pseudo-labels",
+        &path("pseudo.csv"),
+        "--epochs",
+        "1",
+        "--run",
+        &path("tpl"),
+        "--ssl-weights",
+        &path("ssl/model.bpk"),
+        "--eval-every",
+        "1",
+        "--eval-images",
+        "2",
+    ]));
     assert!(out.contains("2 pseudo-labelled images") && out.contains("epoch 1 mean loss"), "{out}");
-    let out = ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk"), "-o", &path("det.csv"), "--json", &path("det.json")]));
+    let out =
+        ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk"), "-o", &path("det.csv"), "--json", &path("det.json")]));
     assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
     let detections: Vec<cc2d::io::landmarks::Detection> = serde_json::from_str(&std::fs::read_to_string(path("det.json")).unwrap()).unwrap();
     assert!(detections.iter().all(|d| d.landmarks.len() == 2 && d.landmarks.iter().all(|l| (0.0..=1.0).contains(&l.score))));
@@ -156,10 +175,26 @@ fn calibrate_then_judge_the_confidence() {
     ok(cc2d(&["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "1", "--run", &path("tpl"), "--eval-every", "0"]));
     let out = ok(cc2d(&["calibrate", "--data", d, "--template-id", "im0", "--split", "all", "--weights", &path("tpl/model.bpk"), "--to", &path("calibrated.bpk")]));
     assert!(out.contains("calibrated on 3 images") && out.contains("wrote"), "{out}");
-    let detector = cc2d::tpl::detect::TplDetector::load(std::path::Path::new(&path("calibrated.bpk")), "small", Some(2), &burn::tensor::Device::flex()).unwrap();
+    let detector =
+        cc2d::tpl::detect::TplDetector::load(std::path::Path::new(&path("calibrated.bpk")), cc2d::config::Preset::Small, Some(2), &burn::tensor::Device::flex()).unwrap();
     let calibration = detector.calibration().expect("the calibration travels in the weights");
     assert_eq!((calibration.landmarks, calibration.single.len(), calibration.tta.len()), (2, 4 + 2, 5 + 2));
-    ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("calibrated.bpk"), "-o", &path("det.csv"), "--json", &path("det.json"), "--tta"]));
+    ok(cc2d(&[
+        "detect",
+        "--data",
+        d,
+        "--split",
+        "all",
+        "--template-id",
+        "im0",
+        "--weights",
+        &path("calibrated.bpk"),
+        "-o",
+        &path("det.csv"),
+        "--json",
+        &path("det.json"),
+        "--tta",
+    ]));
     let out = ok(cc2d(&["eval", &path("det.csv"), "--data", d, "--scores", &path("det.json"), "--per-landmark", "--json", &path("eval.json")]));
     assert!(out.contains("confidence AUROC") && out.contains("≤ 4 mm %") && out.contains("|bias|"), "{out}");
     let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path("eval.json")).unwrap()).unwrap();

@@ -9,7 +9,8 @@ use std::process::Command;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
 use cc2d::io::dataset::{Dataset, data_root};
 use cc2d::io::image;
-use cc2d::io::landmarks::{Detection, Predictions};
+use cc2d::io::landmarks::Predictions;
+use cc2d::locate::Locator;
 use cc2d::metrics::evaluate_split;
 
 fn data(sub: &str) -> Option<PathBuf> {
@@ -137,13 +138,8 @@ fn ncc_on_a_real_radiograph_matches_the_record() {
     let template = ds.template(common::TEMPLATE_ID).unwrap();
     let matcher = NccMatcher::new(&image::load(std::path::Path::new(&template.image)).unwrap(), &template, NccConfig::default()).unwrap();
     let query = image::load(&ds.sample(common::QUERY_ID).unwrap().image_path).unwrap();
-    let found = matcher.detect(&query, &format!("{}.jpg", common::QUERY_ID));
-    if std::env::var_os("CC2D_BLESS").is_some() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ncc_125_on_151.json");
-        std::fs::write(path, serde_json::to_string_pretty(&found).unwrap() + "\n").unwrap();
-        return;
-    }
-    let recorded: Detection = serde_json::from_str(common::NCC_FIXTURE).unwrap();
+    let found = matcher.detect(&query, &format!("{}.jpg", common::QUERY_ID), &burn::tensor::Device::flex()).unwrap();
+    let Some(recorded) = record_or_read("ncc_125_on_151.json", &found) else { return };
     let d = common::max_distance(&found.points(), &recorded.points());
     assert!(d < 1e-3, "native NCC moved {d} px from the record");
     // Sanity: the record is a real detection, near the truth (the baseline averages 7 mm).
@@ -152,12 +148,23 @@ fn ncc_on_a_real_radiograph_matches_the_record() {
     assert!(mre < 8.0, "MRE {mre} mm");
 }
 
+/// A recorded result in `tests/fixtures/` (the browser suites check the same records, so
+/// native and wasm agree): with `CC2D_BLESS=1`, `value` becomes the record and None is
+/// returned; otherwise the record.
+fn record_or_read<T: serde::Serialize + serde::de::DeserializeOwned>(name: &str, value: &T) -> Option<T> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    if std::env::var_os("CC2D_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(value).unwrap() + "\n").unwrap();
+        return None;
+    }
+    Some(serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap())
+}
+
 /// The shipped SSL extractor (small preset, on flex) and the shared template with its image.
 fn shipped_ssl_and_template(ds: &Dataset) -> (cc2d::ssl::SslModel, cc2d::config::SslConfig, cc2d::io::landmarks::Template, image::GreyImage, burn::tensor::Device) {
     let device = burn::tensor::Device::flex();
-    let config = cc2d::config::SslConfig::preset("small").unwrap();
     let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/ssl-small.bpk");
-    let model = cc2d::model::weights::load(cc2d::ssl::SslModel::new(&config, &device), &weights).unwrap();
+    let (model, config) = cc2d::ssl::SslModel::load(&weights, cc2d::config::Preset::Small, &device).unwrap();
     let template = ds.template(common::TEMPLATE_ID).unwrap();
     let template_image = image::load(std::path::Path::new(&template.image)).unwrap();
     (model, config, template, template_image, device)
@@ -176,13 +183,8 @@ fn shipped_ssl_weights_match_the_record() {
     let matcher = SslMatcher::new(model, config.image_size, cc2d::config::MatchingConfig::new(), &template_image, &template, &device).unwrap();
     let query = image::load(&ds.sample(common::QUERY_ID).unwrap().image_path).unwrap();
     let found: Vec<_> = matcher.locate(&query, &device).unwrap();
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ssl_125_on_151.json");
     let points: Vec<cc2d::io::landmarks::Point> = found.iter().map(|(p, _)| *p).collect();
-    if std::env::var_os("CC2D_BLESS").is_some() {
-        std::fs::write(&fixture, serde_json::to_string_pretty(&points).unwrap() + "\n").unwrap();
-        return;
-    }
-    let recorded: Vec<cc2d::io::landmarks::Point> = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let Some(recorded) = record_or_read("ssl_125_on_151.json", &points) else { return };
     let d = common::max_distance(&points, &recorded);
     assert!(d <= (1935.0f64 / 384.0).hypot(2400.0 / 384.0) + 1e-6, "SSL matching moved {d} px from the record");
     assert!(found.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
@@ -193,29 +195,21 @@ fn shipped_ssl_weights_match_the_record() {
 #[test]
 fn shipped_detector_matches_the_record() {
     use burn::tensor::Device;
-    use cc2d::io::landmarks::Detection;
     use cc2d::tpl::detect::TplDetector;
     let Some(root) = data("isbi2015") else { return };
     let ds = Dataset::open(&root).unwrap();
     let device = Device::flex();
     let weights = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights/tpl-small.bpk");
-    let detector = TplDetector::load(&weights, "small", Some(19), &device).unwrap();
+    let detector = TplDetector::load(&weights, cc2d::config::Preset::Small, Some(19), &device).unwrap();
     let sample = ds.sample(common::QUERY_ID).unwrap();
     let query = image::load(&sample.image_path).unwrap();
-    let found = Detection::new("151.jpg", query.width, query.height, &detector.landmark_names(), detector.locate(&query, &device).unwrap());
+    let found = detector.detect(&query, "151.jpg", &device).unwrap();
     let with_tta = detector.clone().with_tta(true);
-    let found_tta = Detection::new("151.jpg", query.width, query.height, &detector.landmark_names(), with_tta.locate(&query, &device).unwrap());
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tpl_on_151.json");
-    let fixture_tta = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tpl_tta_on_151.json");
-    if std::env::var_os("CC2D_BLESS").is_some() {
-        std::fs::write(&fixture, serde_json::to_string_pretty(&found).unwrap() + "\n").unwrap();
-        std::fs::write(&fixture_tta, serde_json::to_string_pretty(&found_tta).unwrap() + "\n").unwrap();
-        return;
-    }
-    let recorded: Detection = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let found_tta = with_tta.detect(&query, "151.jpg", &device).unwrap();
+    let (recorded, recorded_tta) = (record_or_read("tpl_on_151.json", &found), record_or_read("tpl_tta_on_151.json", &found_tta));
+    let (Some(recorded), Some(recorded_tta)) = (recorded, recorded_tta) else { return };
     let d = common::max_distance(&found.points(), &recorded.points());
     assert!(d <= 1.0, "the shipped detector moved {d} px from the record");
-    let recorded_tta: Detection = serde_json::from_str(&std::fs::read_to_string(&fixture_tta).unwrap()).unwrap();
     let d = common::max_distance(&found_tta.points(), &recorded_tta.points());
     assert!(d <= 1.0, "the shipped detector with TTA moved {d} px from the record");
     // The shipped weights carry a confidence calibration: scores are probabilities, not peaks.
@@ -224,7 +218,7 @@ fn shipped_detector_matches_the_record() {
     assert_eq!(found.landmarks.iter().map(|l| &l.name).collect::<Vec<_>>(), recorded.landmarks.iter().map(|l| &l.name).collect::<Vec<_>>());
     assert_eq!(detector.landmark_names(), cc2d::io::dataset::ISBI_LANDMARKS.map(String::from).to_vec());
     // Weights for 19 landmarks and a template of 5: refused, saying both counts.
-    let err = TplDetector::load(&weights, "small", Some(5), &device).err().expect("a landmark-count mismatch is refused").to_string();
+    let err = TplDetector::load(&weights, cc2d::config::Preset::Small, Some(5), &device).err().expect("a landmark-count mismatch is refused").to_string();
     assert!(err.contains("trained for 19 landmarks") && err.contains("5 landmarks"), "{err}");
 }
 

@@ -27,11 +27,7 @@ async fn adapter_info() -> String {
         return "requestAdapter() returned null".into();
     }
     let info = get(&adapter, "info");
-    ["vendor", "architecture", "device", "description"]
-        .iter()
-        .map(|k| format!("{k}={}", get(&info, k).as_string().unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    ["vendor", "architecture", "device", "description"].iter().map(|k| format!("{k}={}", get(&info, k).as_string().unwrap_or_default())).collect::<Vec<_>>().join(" ")
 }
 
 #[wasm_bindgen_test]
@@ -69,7 +65,7 @@ fn ncc_in_wasm_matches_the_native_record() {
     let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400);
     let template_image = cc2d::io::image::decode(real::TEMPLATE, "125.jpg").unwrap();
     let matcher = NccMatcher::new(&template_image, &template, NccConfig::default()).unwrap();
-    let found = matcher.detect(&cc2d::io::image::decode(real::QUERY, "151.jpg").unwrap(), "151.jpg");
+    let found = cc2d::locate::Locator::detect(&matcher, &cc2d::io::image::decode(real::QUERY, "151.jpg").unwrap(), "151.jpg", &burn::tensor::Device::flex()).unwrap();
     let recorded: Detection = serde_json::from_str(common::NCC_FIXTURE).unwrap();
     let d = common::max_distance(&found.points(), &recorded.points());
     console_log!("NCC wasm vs native record: max distance {d:e} px over {} landmarks", found.landmarks.len());

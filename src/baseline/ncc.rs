@@ -10,9 +10,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use burn::tensor::Device;
+
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
-use crate::io::landmarks::{Detection, Point, Template};
+use crate::io::landmarks::{Point, Template};
+use crate::locate::{Locator, ReadBack};
 use crate::preprocess::{Frame, resize};
 
 /// One pyramid level: the image is resized (anisotropically) to `size`×`size`.
@@ -36,15 +39,7 @@ impl Default for NccConfig {
     fn default() -> Self {
         let level = |size, patch_radius, search_radius| NccLevel { size, patch_radius, search_radius };
         // Chosen by MRE on the 150 ISBI training images' labels (template 001; README).
-        Self {
-            levels: vec![
-                level(48, 10, Some(8)),
-                level(96, 12, Some(6)),
-                level(192, 12, Some(5)),
-                level(384, 12, Some(4)),
-                level(768, 12, Some(3)),
-            ],
-        }
+        Self { levels: vec![level(48, 10, Some(8)), level(96, 12, Some(6)), level(192, 12, Some(5)), level(384, 12, Some(4)), level(768, 12, Some(3))] }
     }
 }
 
@@ -149,6 +144,16 @@ impl PaddedLevel {
     }
 }
 
+/// A query's pyramid: NCC's "maps", computed on the CPU, so nothing to read back.
+pub struct Pyramid(Vec<PaddedLevel>);
+
+impl ReadBack for Pyramid {
+    type Values = Self;
+    fn read(self) -> Result<Self> {
+        Ok(self)
+    }
+}
+
 /// Builds the pyramid of `img` at the configured sizes, finest first resized from the
 /// original and each coarser level from the next finer one (cheap, and the pixel-centre
 /// mapping composes exactly).
@@ -204,17 +209,6 @@ impl NccMatcher {
         Ok(Self { config, names: template.names(), patches, residuals, starts })
     }
 
-    pub fn landmark_count(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Locates every template landmark in `query`: positions in the query's original pixels
-    /// and a score in [0, 1] (the final level's NCC, clamped).
-    pub fn locate(&self, query: &GreyImage) -> Vec<(Point, f64)> {
-        let levels = pyramid(query, &self.config);
-        (0..self.names.len()).map(|k| self.locate_one(&levels, k)).collect()
-    }
-
     fn locate_one(&self, levels: &[PaddedLevel], k: usize) -> (Point, f64) {
         let mut best = self.starts[k];
         let mut best_score = 0.0;
@@ -267,10 +261,24 @@ impl NccMatcher {
         let model = Point::new(best[0] as f64 + dx + res.x, best[1] as f64 + dy + res.y);
         (level.frame.to_original(model), best_score.clamp(0.0, 1.0))
     }
+}
 
-    /// [`Self::locate`] as a named [`Detection`].
-    pub fn detect(&self, query: &GreyImage, image_name: &str) -> Detection {
-        Detection::new(image_name, query.width, query.height, &self.names, self.locate(query))
+/// Plain CPU arithmetic: the device is not used.
+impl Locator for NccMatcher {
+    type Maps = Pyramid;
+
+    fn landmark_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn maps(&self, query: &GreyImage, _device: &Device) -> (Pyramid, Frame) {
+        (Pyramid(pyramid(query, &self.config)), Frame::new([query.width, query.height], [query.width, query.height]))
+    }
+
+    /// Positions in the query's original pixels (each pyramid level knows its own frame) and
+    /// a score in [0, 1] (the final level's NCC, clamped).
+    fn decode(&self, pyramid: &Pyramid, _frame: &Frame) -> Vec<(Point, f64)> {
+        (0..self.names.len()).map(|k| self.locate_one(&pyramid.0, k)).collect()
     }
 }
 
@@ -302,14 +310,7 @@ mod tests {
         let template_image = crop(20, 30);
         let query = crop(57, 12); // content moves by (-37, +18)
         let lms = [(200.0, 150.0), (420.0, 300.0), (333.0, 444.0)];
-        let template = Template::new(
-            "t",
-            w,
-            h,
-            None,
-            lms.iter().enumerate().map(|(i, &(x, y))| Landmark { name: format!("L{i}"), x, y }).collect(),
-        )
-        .unwrap();
+        let template = Template::new("t", w, h, None, lms.iter().enumerate().map(|(i, &(x, y))| Landmark { name: format!("L{i}"), x, y }).collect()).unwrap();
         let config = NccConfig {
             levels: vec![
                 NccLevel { size: 80, patch_radius: 10, search_radius: None },
@@ -318,7 +319,7 @@ mod tests {
             ],
         };
         let m = NccMatcher::new(&template_image, &template, config).unwrap();
-        let found = m.locate(&query);
+        let found = m.locate(&query, &Device::flex()).unwrap();
         for (&(x, y), (p, score)) in lms.iter().zip(&found) {
             let expect = Point::new(x - 37.0, y + 18.0);
             assert!(p.distance(expect) < 3.0, "expected {expect:?}, found {p:?}");

@@ -9,10 +9,25 @@ use crate::io::landmarks::{Landmark, Point, Template, normalise_id, read_isbi_tx
 
 /// The 19 ISBI 2015 landmarks, in file order.
 pub const ISBI_LANDMARKS: [&str; 19] = [
-    "sella", "nasion", "orbitale", "porion", "subspinale", "supramentale", "pogonion", "menton",
-    "gnathion", "gonion", "lower incisal incision", "upper incisal incision", "upper lip",
-    "lower lip", "subnasale", "soft tissue pogonion", "posterior nasal spine",
-    "anterior nasal spine", "articulare",
+    "sella",
+    "nasion",
+    "orbitale",
+    "porion",
+    "subspinale",
+    "supramentale",
+    "pogonion",
+    "menton",
+    "gnathion",
+    "gonion",
+    "lower incisal incision",
+    "upper incisal incision",
+    "upper lip",
+    "lower lip",
+    "subnasale",
+    "soft tissue pogonion",
+    "posterior nasal spine",
+    "anterior nasal spine",
+    "articulare",
 ];
 /// ISBI 2015 pixel spacing, millimetres per pixel.
 pub const ISBI_SPACING_MM: f64 = 0.1;
@@ -80,12 +95,7 @@ impl Dataset {
             let senior = read_isbi_txt(&ann.join("400_senior").join(format!("{id}.txt")), k)?;
             let junior = read_isbi_txt(&ann.join("400_junior").join(format!("{id}.txt")), k)?;
             let mean = senior.iter().zip(&junior).map(|(a, b)| Point::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0)).collect();
-            samples.push(Sample {
-                image_path: find_image(&root.join("images"), &id)?,
-                id,
-                landmarks: Some(mean),
-                spacing_mm: Some(ISBI_SPACING_MM),
-            });
+            samples.push(Sample { image_path: find_image(&root.join("images"), &id)?, id, landmarks: Some(mean), spacing_mm: Some(ISBI_SPACING_MM) });
         }
         let mut splits = Vec::new();
         for name in ["train", "test1", "test2"] {
@@ -96,10 +106,10 @@ impl Dataset {
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| {
                     let id = normalise_id(l);
-                    samples.iter().position(|s| s.id == id).ok_or_else(|| Error::Dataset {
-                        source_name: list.display().to_string(),
-                        reason: format!("image {id} is listed but not in images/"),
-                    })
+                    samples
+                        .iter()
+                        .position(|s| s.id == id)
+                        .ok_or_else(|| Error::Dataset { source_name: list.display().to_string(), reason: format!("image {id} is listed but not in images/") })
                 })
                 .collect::<Result<Vec<_>>>()?;
             splits.push((name.to_string(), idx));
@@ -113,27 +123,18 @@ impl Dataset {
     /// hand10 layout: `landmarks_K.csv` (`id,x1,y1,…`, no header), `spacing_mm.csv`
     /// (`id,width,height,spacing_mm`, spacing may be `unknown`), images `<id>.<ext>`.
     pub fn hand10(root: &Path) -> Result<Self> {
-        let csv_path = find_landmarks_csv(root).ok_or_else(|| Error::Dataset {
-            source_name: root.display().to_string(),
-            reason: "no landmarks_*.csv".into(),
-        })?;
+        let csv_path = find_landmarks_csv(root).ok_or_else(|| Error::Dataset { source_name: root.display().to_string(), reason: "no landmarks_*.csv".into() })?;
         let labels = crate::io::landmarks::Predictions::read_csv(&csv_path)?;
         let spacing_path = root.join("spacing_mm.csv");
         let spacing_text = std::fs::read_to_string(&spacing_path).unwrap_or_default();
         let spacing_of = |id: &str| -> Option<f64> {
-            spacing_text
-                .lines()
-                .map(|l| l.split(',').map(str::trim).collect::<Vec<_>>())
-                .find(|c| c.len() >= 4 && normalise_id(c[0]) == id)
-                .and_then(|c| c[3].parse::<f64>().ok())
+            spacing_text.lines().map(|l| l.split(',').map(str::trim).collect::<Vec<_>>()).find(|c| c.len() >= 4 && normalise_id(c[0]) == id).and_then(|c| c[3].parse::<f64>().ok())
         };
         let k = labels.rows.first().map_or(0, |(_, p)| p.len());
         let samples = labels
             .rows
             .into_iter()
-            .map(|(id, pts)| {
-                Ok(Sample { image_path: find_image(root, &id)?, spacing_mm: spacing_of(&id), landmarks: Some(pts), id })
-            })
+            .map(|(id, pts)| Ok(Sample { image_path: find_image(root, &id)?, spacing_mm: spacing_of(&id), landmarks: Some(pts), id }))
             .collect::<Result<Vec<_>>>()?;
         let all = (0..samples.len()).collect();
         let name = root.file_name().map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
@@ -142,19 +143,13 @@ impl Dataset {
 
     /// Any folder of images, unlabelled (for detection, or as SSL training data).
     pub fn folder(root: &Path) -> Result<Self> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root)
-            .map_err(|e| Error::io(root, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_image(p))
-            .collect();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root).map_err(|e| Error::io(root, e))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image(p)).collect();
         paths.sort();
         if paths.is_empty() {
             return Err(Error::Dataset { source_name: root.display().to_string(), reason: "no PNG, JPEG, BMP or TIFF images in this folder".into() });
         }
-        let samples: Vec<Sample> = paths
-            .into_iter()
-            .map(|p| Sample { id: normalise_id(&p.file_name().unwrap().to_string_lossy()), image_path: p, landmarks: None, spacing_mm: None })
-            .collect();
+        let samples: Vec<Sample> =
+            paths.into_iter().map(|p| Sample { id: normalise_id(&p.file_name().unwrap().to_string_lossy()), image_path: p, landmarks: None, spacing_mm: None }).collect();
         let all = (0..samples.len()).collect();
         Ok(Self { name: root.display().to_string(), root: root.into(), landmark_names: Vec::new(), samples, splits: vec![("all".into(), all)] })
     }
@@ -165,35 +160,25 @@ impl Dataset {
 
     /// The samples of a named split, in order.
     pub fn split(&self, name: &str) -> Result<Vec<&Sample>> {
-        let (_, idx) = self.splits.iter().find(|(n, _)| n == name).ok_or_else(|| Error::Dataset {
-            source_name: self.name.clone(),
-            reason: format!("no split {name:?}; have {}", self.split_names().join(", ")),
-        })?;
+        let (_, idx) = self
+            .splits
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::Dataset { source_name: self.name.clone(), reason: format!("no split {name:?}; have {}", self.split_names().join(", ")) })?;
         Ok(idx.iter().map(|&i| &self.samples[i]).collect())
     }
 
     pub fn sample(&self, id: &str) -> Result<&Sample> {
         let id = normalise_id(id);
-        self.samples.iter().find(|s| s.id == id).ok_or_else(|| Error::Dataset {
-            source_name: self.name.clone(),
-            reason: format!("no image with id {id:?}"),
-        })
+        self.samples.iter().find(|s| s.id == id).ok_or_else(|| Error::Dataset { source_name: self.name.clone(), reason: format!("no image with id {id:?}") })
     }
 
     /// Makes the one-shot template from a labelled sample (its size read from the header).
     pub fn template(&self, id: &str) -> Result<Template> {
         let s = self.sample(id)?;
-        let pts = s.landmarks.as_ref().ok_or_else(|| Error::Dataset {
-            source_name: self.name.clone(),
-            reason: format!("image {id} has no landmarks to serve as a template"),
-        })?;
-        let (width, height) = image::image_dimensions(&s.image_path)
-            .map_err(|e| Error::CorruptImage { source_name: s.image_path.display().to_string(), reason: e.to_string() })?;
-        let landmarks = pts
-            .iter()
-            .zip(&self.landmark_names)
-            .map(|(p, name)| Landmark { name: name.clone(), x: p.x, y: p.y })
-            .collect();
+        let pts = s.landmarks.as_ref().ok_or_else(|| Error::Dataset { source_name: self.name.clone(), reason: format!("image {id} has no landmarks to serve as a template") })?;
+        let (width, height) = image::image_dimensions(&s.image_path).map_err(|e| Error::CorruptImage { source_name: s.image_path.display().to_string(), reason: e.to_string() })?;
+        let landmarks = pts.iter().zip(&self.landmark_names).map(|(p, name)| Landmark { name: name.clone(), x: p.x, y: p.y }).collect();
         Template::new(s.image_path.display().to_string(), width, height, s.spacing_mm, landmarks)
     }
 }

@@ -23,11 +23,7 @@ pub struct GreyImage {
 impl GreyImage {
     pub fn new(width: u32, height: u32, pixels: Vec<f32>) -> Result<Self> {
         if pixels.len() != width as usize * height as usize {
-            return Err(Error::Invalid(format!(
-                "image buffer holds {} values, {width}×{height} needs {}",
-                pixels.len(),
-                width as usize * height as usize
-            )));
+            return Err(Error::Invalid(format!("image buffer holds {} values, {width}×{height} needs {}", pixels.len(), width as usize * height as usize)));
         }
         check_size("image", width, height)?;
         Ok(Self { width, height, pixels })
@@ -39,17 +35,11 @@ impl GreyImage {
     }
 }
 
-const SUPPORTED: [ImageFormat; 4] =
-    [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Tiff];
+const SUPPORTED: [ImageFormat; 4] = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Tiff];
 
 fn check_size(source_name: &str, width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::ImageSize {
-            source_name: source_name.to_string(),
-            width: width.into(),
-            height: height.into(),
-            max: MAX_SIDE,
-        });
+        return Err(Error::ImageSize { source_name: source_name.to_string(), width: width.into(), height: height.into(), max: MAX_SIDE });
     }
     Ok(())
 }
@@ -74,9 +64,7 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     header.no_limits();
     let (width, height) = header.into_dimensions().map_err(|e| match e {
         // A 32-bit platform (wasm) cannot even describe some sizes: still a size problem.
-        image::ImageError::Limits(_) => Error::Invalid(format!(
-            "{source_name}: image is too large for this platform's memory; sides must be between 1 and {MAX_SIDE} pixels"
-        )),
+        image::ImageError::Limits(_) => Error::Invalid(format!("{source_name}: image is too large for this platform's memory; sides must be between 1 and {MAX_SIDE} pixels")),
         e => corrupt(e),
     })?;
     check_size(source_name, width, height)?;

@@ -71,10 +71,7 @@ impl Template {
     /// Checks that `image` is the template's image (same size) and every landmark lies in it.
     pub fn check_image(&self, image: &crate::io::image::GreyImage) -> Result<()> {
         if (image.width, image.height) != (self.width, self.height) {
-            return Err(Error::Invalid(format!(
-                "{}: template says {}×{}, image is {}×{}",
-                self.image, self.width, self.height, image.width, image.height
-            )));
+            return Err(Error::Invalid(format!("{}: template says {}×{}, image is {}×{}", self.image, self.width, self.height, image.width, image.height)));
         }
         self.validate(&self.image)
     }
@@ -99,8 +96,7 @@ impl Template {
     }
 
     pub fn from_json(text: &str, source_name: &str) -> Result<Self> {
-        let t: Template = serde_json::from_str(text)
-            .map_err(|e| Error::Parse { source_name: source_name.into(), line: e.line(), reason: e.to_string() })?;
+        let t: Template = serde_json::from_str(text).map_err(|e| Error::Parse { source_name: source_name.into(), line: e.line(), reason: e.to_string() })?;
         t.validate(source_name)?;
         Ok(t)
     }

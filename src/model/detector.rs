@@ -8,10 +8,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::model::blocks::{ConvStack, unet_decode, vgg_encode, vgg_encoder};
+use crate::model::blocks::{ENCODER_STAGES, UnetDecoder, UnetDecoderConfig, VggEncoder, VggEncoderConfig};
 
 #[derive(Config, Debug, PartialEq)]
 pub struct DetectorConfig {
@@ -49,24 +48,21 @@ impl DetectorConfig {
 
     /// Model pixels per output pixel.
     pub fn output_stride(&self) -> usize {
-        32 >> self.decoder_widths.len()
+        (1 << ENCODER_STAGES) >> self.decoder_widths.len()
+    }
+
+    pub fn encoder(&self) -> VggEncoderConfig {
+        VggEncoderConfig::new(self.encoder_widths, self.encoder_depths)
+    }
+
+    pub fn decoder(&self) -> UnetDecoderConfig {
+        UnetDecoderConfig::new(self.encoder_widths, self.decoder_widths.clone()).with_depth(self.decoder_depth).with_batch_norm(self.batch_norm)
     }
 
     pub fn init(&self, device: &Device) -> Detector {
-        let encoder = vgg_encoder(self.encoder_widths, self.encoder_depths, device);
-        let mut previous = self.encoder_widths[4];
-        let decoder = self
-            .decoder_widths
-            .iter()
-            .enumerate()
-            .map(|(i, &width)| {
-                let stage = ConvStack::new(previous + self.encoder_widths[4 - i], width, self.decoder_depth, self.batch_norm, device);
-                previous = width;
-                stage
-            })
-            .collect();
-        let head = Conv2dConfig::new([previous, 3 * self.landmarks], [1, 1]).init(device);
-        Detector { encoder, pool: MaxPool2dConfig::new([2, 2]).init(), decoder, head, landmarks: self.landmarks }
+        let decoder = self.decoder();
+        let head = Conv2dConfig::new([decoder.output_width(), 3 * self.landmarks], [1, 1]).init(device);
+        Detector { encoder: self.encoder().init(device), decoder: decoder.init(device), head, landmarks: self.landmarks }
     }
 }
 
@@ -81,17 +77,15 @@ pub struct DetectorOutput {
 
 #[derive(Module, Debug)]
 pub struct Detector {
-    encoder: Vec<ConvStack>,
-    pool: MaxPool2d,
-    decoder: Vec<ConvStack>,
+    encoder: VggEncoder,
+    decoder: UnetDecoder,
     head: Conv2d,
     landmarks: usize,
 }
 
 impl Detector {
     pub fn forward(&self, image: Tensor<4>) -> DetectorOutput {
-        let (bottom, skips) = vgg_encode(&self.encoder, &self.pool, image);
-        let top = unet_decode(&self.decoder, bottom, &skips).pop().expect("at least one decoder level");
+        let top = self.decoder.forward(self.encoder.forward(image)).pop().expect("at least one decoder level");
         let maps = self.head.forward(top);
         let [b, _, h, w] = maps.dims();
         let k = self.landmarks;
@@ -106,14 +100,13 @@ impl Detector {
         self.landmarks
     }
 
-    /// The encoder stages (full resolution to 1/16).
-    pub fn encoder(self) -> Vec<ConvStack> {
+    pub fn encoder(self) -> VggEncoder {
         self.encoder
     }
 
     /// Starts from another network's encoder (the trained SSL extractor's, instead of the
     /// paper's ImageNet VGG19, which we cannot get). The encoders' layouts must match.
-    pub fn with_encoder(mut self, encoder: Vec<ConvStack>) -> Self {
+    pub fn with_encoder(mut self, encoder: VggEncoder) -> Self {
         self.encoder = encoder;
         self
     }

@@ -5,13 +5,18 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::model::blocks::{ConvStack, ReceptiveFieldBlock, unet_decode, vgg_encode, vgg_encoder};
+use crate::model::blocks::{ReceptiveFieldBlock, ReceptiveFieldBlockConfig, UnetDecoder, UnetDecoderConfig, VggEncoder, VggEncoderConfig};
 
-/// Number of cascade levels: 1/32, 1/16, 1/8, 1/4, 1/2.
+/// Number of cascade levels: 1/32, 1/16, 1/8, 1/4, 1/2 (the encoder's bottom, then the
+/// decoder's four levels).
 pub const CASCADE_LEVELS: usize = 5;
+
+/// The downsampling factor of cascade level `level` (0 = deepest): 32, 16, 8, 4, 2.
+pub fn level_factor(level: usize) -> usize {
+    1 << (CASCADE_LEVELS - level)
+}
 
 #[derive(Config, Debug, PartialEq)]
 pub struct ExtractorConfig {
@@ -57,29 +62,25 @@ impl ExtractorConfig {
         Self::new([32, 64, 128, 192, 256], [2, 2, 2, 2, 2], [192, 128, 64, 32]).with_decoder_depth(2).with_batch_norm(false)
     }
 
+    pub fn encoder(&self) -> VggEncoderConfig {
+        VggEncoderConfig::new(self.encoder_widths, self.encoder_depths)
+    }
+
+    pub fn decoder(&self) -> UnetDecoderConfig {
+        UnetDecoderConfig::new(self.encoder_widths, self.decoder_widths.to_vec()).with_depth(self.decoder_depth).with_batch_norm(self.batch_norm)
+    }
+
     pub fn init(&self, device: &Device) -> Extractor {
-        let bn = self.batch_norm;
-        let encoder = vgg_encoder(self.encoder_widths, self.encoder_depths, device);
-        // Decoder level i joins the upsampled previous level with encoder stage 4 - i.
-        let mut previous = self.encoder_widths[4];
-        let decoder = (0..4)
-            .map(|i| {
-                let skip = self.encoder_widths[4 - i];
-                let stage = ConvStack::new(previous + skip, self.decoder_widths[i], self.decoder_depth, bn, device);
-                previous = self.decoder_widths[i];
-                stage
-            })
-            .collect();
-        let level_widths = [self.encoder_widths[4], self.decoder_widths[0], self.decoder_widths[1], self.decoder_widths[2], self.decoder_widths[3]];
-        let heads = level_widths
-            .iter()
+        let decoder = self.decoder();
+        let heads = decoder
+            .level_widths()
             .enumerate()
-            .map(|(level, &w)| EmbeddingHead {
-                rfb: (level < self.rfb_levels).then(|| ReceptiveFieldBlock::new(w, w, bn, device)),
+            .map(|(level, w)| EmbeddingHead {
+                rfb: (level < self.rfb_levels).then(|| ReceptiveFieldBlockConfig::new(w, w).with_batch_norm(self.batch_norm).init(device)),
                 project: Conv2dConfig::new([w, self.embedding], [1, 1]).init(device),
             })
             .collect();
-        Extractor { encoder, pool: MaxPool2dConfig::new([2, 2]).init(), decoder, heads }
+        Extractor { encoder: self.encoder().init(device), decoder: decoder.init(device), heads }
     }
 }
 
@@ -102,26 +103,24 @@ impl EmbeddingHead {
 
 #[derive(Module, Debug)]
 pub struct Extractor {
-    encoder: Vec<ConvStack>,
-    pool: MaxPool2d,
-    decoder: Vec<ConvStack>,
+    encoder: VggEncoder,
+    decoder: UnetDecoder,
     heads: Vec<EmbeddingHead>,
 }
 
 impl Extractor {
-    /// The encoder stages, to initialise a detector with.
-    pub fn encoder(&self) -> Vec<ConvStack> {
+    /// The encoder, to initialise a detector with.
+    pub fn encoder(&self) -> VggEncoder {
         self.encoder.clone()
     }
 
     /// `[B, 3, H, W]` (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
     /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
     pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
-        let (bottom, skips) = vgg_encode(&self.encoder, &self.pool, image);
-        let mut cascade = vec![self.heads[0].forward(bottom.clone())];
-        let levels = unet_decode(&self.decoder, bottom, &skips);
-        cascade.extend(levels.into_iter().zip(&self.heads[1..]).map(|(x, head)| head.forward(x)));
-        cascade
+        let encoded = self.encoder.forward(image);
+        let bottom = encoded.bottom.clone();
+        let levels = std::iter::once(bottom).chain(self.decoder.forward(encoded));
+        levels.zip(&self.heads).map(|(x, head)| head.forward(x)).collect()
     }
 }
 

@@ -9,42 +9,32 @@ pub mod weights;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::error::{Error, Result};
 use crate::preprocess::ModelImage;
 
 /// Where tensors live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DeviceKind {
     /// Burn's pure-Rust CPU backend (`flex`), natively and in WebAssembly.
+    #[default]
+    #[cfg_attr(feature = "cli", value(alias = "flex"))]
     Cpu,
     /// wgpu: Vulkan/Metal/DX12 natively. (In a browser, WebGPU is set up asynchronously by
     /// the web bindings instead.)
     #[cfg(not(target_family = "wasm"))]
+    #[cfg_attr(feature = "cli", value(alias = "gpu"))]
     Wgpu,
-}
-
-impl std::str::FromStr for DeviceKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "cpu" | "flex" => Ok(Self::Cpu),
-            #[cfg(not(target_family = "wasm"))]
-            "wgpu" | "gpu" => Ok(Self::Wgpu),
-            other => Err(Error::Invalid(format!("unknown device {other:?}; use cpu or wgpu"))),
-        }
-    }
 }
 
 /// Creates a native device. wgpu is initialised eagerly so that a machine without a usable
 /// adapter gets a clear error here rather than a panic in the first kernel.
 #[cfg(not(target_family = "wasm"))]
-pub fn device(kind: DeviceKind) -> Result<Device> {
+pub fn device(kind: DeviceKind) -> crate::Result<Device> {
+    use crate::Error;
     match kind {
         DeviceKind::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cli")]
-        DeviceKind::Wgpu => Device::wgpu_options()
-            .init()
-            .map_err(|e| Error::Invalid(format!("no usable wgpu adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers): {e}"))),
+        DeviceKind::Wgpu => Device::wgpu_options().init().map_err(|e| Error::Invalid(format!("no usable wgpu adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers): {e}"))),
         #[cfg(not(feature = "cli"))]
         DeviceKind::Wgpu => Err(Error::Invalid("this build has no wgpu support (enable the `cli` feature)".into())),
     }

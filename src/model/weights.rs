@@ -85,10 +85,11 @@ pub fn description_of(metadata: &BTreeMap<String, String>) -> &str {
 pub fn from_bytes<M: Module + ModuleSnapshot>(mut module: M, bytes: Vec<u8>, source_name: &str) -> Result<M> {
     let mismatch = |what: String| Error::Invalid(format!("{source_name}: weights do not match this model's configuration: {what}"));
     let bytes = Bytes::from_bytes_vec(bytes);
-    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone())
-        .map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
+    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone()).map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
     let half = reader.metadata().get(PRECISION).map(String::as_str) == Some("f16");
-    let mut store = BurnpackStore::from_bytes(Some(bytes)).validate(true).allow_partial(false);
+    // Weights saved before the encoder and decoder were modules of their own (the shipped
+    // ones) name a stage `encoder.0.…`; it is `encoder.stages.0.…` now.
+    let mut store = BurnpackStore::from_bytes(Some(bytes)).validate(true).allow_partial(false).with_remap_pattern(r"(^|\.)(encoder|decoder)\.(\d+)\.", "${1}${2}.stages.${3}.");
     if half {
         // Widened to f32 on the way in.
         store = store.with_from_adapter(HalfPrecisionAdapter::new());

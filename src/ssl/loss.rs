@@ -86,9 +86,7 @@ mod tests {
             (0..5).map(|level| Tensor::random([1, 8, size / level_factor(level), size / level_factor(level)], Distribution::Normal(0.0, 1.0), &device)).collect();
         let points = vec![vec![Point::new(40.0, 50.0), Point::new(90.0, 20.0), Point::new(70.0, 100.0)]];
         let shifted = vec![points[0].iter().map(|p| Point::new(p.x + 20.0, p.y - 12.0)).collect::<Vec<_>>()];
-        let loss = |image_points: &[Vec<Point>]| -> f32 {
-            cascade_loss(&cascade, &cascade, image_points, &points, 10.0, 5).into_data().try_to_vec::<f32>().unwrap()[0]
-        };
+        let loss = |image_points: &[Vec<Point>]| -> f32 { cascade_loss(&cascade, &cascade, image_points, &points, 10.0, 5).into_data().try_to_vec::<f32>().unwrap()[0] };
         let (right, wrong) = (loss(&points), loss(&shifted));
         assert!(right.is_finite() && wrong.is_finite());
         assert!(right < wrong, "correct {right} vs shifted {wrong}");

@@ -13,6 +13,8 @@ use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Point, Template};
+use crate::locate::Locator;
+use crate::model::extractor::CASCADE_LEVELS;
 use crate::model::image_tensor;
 use crate::model::similarity::cosine_similarity_map;
 use crate::preprocess::{Frame, preprocess};
@@ -25,7 +27,7 @@ pub struct SslMatcher {
     matching: MatchingConfig,
     /// Per level, the template's landmark embeddings, `[1, K, L]`.
     anchors: Vec<Tensor<3>>,
-    landmarks: usize,
+    names: Vec<String>,
 }
 
 impl SslMatcher {
@@ -36,14 +38,20 @@ impl SslMatcher {
         let input = preprocess(template_image, [side, side]);
         let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
         let anchors = template_anchors(model.embed_patch(image_tensor(&input, device)), &model_points, matching.bilinear_anchors);
-        Ok(Self { model, image_size, matching, anchors, landmarks: template.landmarks.len() })
+        Ok(Self { model, image_size, matching, anchors, names: template.names() })
+    }
+}
+
+impl Locator for SslMatcher {
+    /// Every level's clamped similarity map, flattened and concatenated coarse to fine:
+    /// `[1, K, 1, Σ cells²]`.
+    type Maps = Tensor<4>;
+
+    fn landmark_names(&self) -> Vec<String> {
+        self.names.clone()
     }
 
-    /// Every level's clamped similarity map, flattened and concatenated coarse to fine:
-    /// `[1, K, 1, Σ cells²]`, with the frame that maps model pixels back to the query's. Reading
-    /// it out is left to the caller (sync natively, async in a browser); [`Self::decode`] then
-    /// finds the points.
-    pub fn similarity(&self, query: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {
+    fn maps(&self, query: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {
         let side = self.image_size;
         let input = preprocess(query, [side as u32, side as u32]);
         (level_maps(self.model.embed_image(image_tensor(&input, device)), &self.anchors), input.frame)
@@ -51,29 +59,21 @@ impl SslMatcher {
 
     /// Each landmark's position in original pixels, and a score: the geometric mean of the
     /// levels' similarities there, in [0, 1].
-    pub fn decode(&self, maps: &[f32], frame: &Frame) -> Vec<(Point, f64)> {
+    fn decode(&self, maps: &Vec<f32>, frame: &Frame) -> Vec<(Point, f64)> {
         let per_landmark = cascade_cells(self.image_size).iter().map(|c| c * c).sum::<usize>();
         maps.chunks(per_landmark)
-            .take(self.landmarks)
+            .take(self.names.len())
             .map(|m| {
                 let (p, score) = search(&Cascade::new(m, self.image_size), &self.matching);
                 (frame.to_original(p), score)
             })
             .collect()
     }
-
-    /// Locates the template's landmarks in `query` (native: synchronous read-back).
-    #[cfg(not(target_family = "wasm"))]
-    pub fn locate(&self, query: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>> {
-        let (maps, frame) = self.similarity(query, device);
-        let data = maps.into_data().try_to_vec::<f32>().map_err(|e| crate::Error::Invalid(format!("reading similarity maps: {e:?}")))?;
-        Ok(self.decode(&data, &frame))
-    }
 }
 
 /// The side, in cells, of each cascade level's map for a `side`² input, coarse to fine.
 fn cascade_cells(side: usize) -> Vec<usize> {
-    (0..5).map(|level| side / level_factor(level)).collect()
+    (0..CASCADE_LEVELS).map(|level| side / level_factor(level)).collect()
 }
 
 /// Where model pixel coordinate `x` falls on a level's grid, in cells (pixel and cell centres
@@ -321,11 +321,7 @@ mod tests {
             let anchors = template_anchors(template.clone(), &landmarks, bilinear);
             let maps = read(level_maps(query(), &anchors));
             let per = maps.len() / landmarks.len();
-            landmarks
-                .iter()
-                .zip(maps.chunks(per))
-                .map(|(l, m)| search(&Cascade::new(m, side), matching).0.distance(Point::new(l.x + shift.0, l.y + shift.1)))
-                .fold(0.0, f64::max)
+            landmarks.iter().zip(maps.chunks(per)).map(|(l, m)| search(&Cascade::new(m, side), matching).0.distance(Point::new(l.x + shift.0, l.y + shift.1))).fold(0.0, f64::max)
         };
         // The shipped setting (bilinear anchors, cascade window 3, sub-pixel); the landmarks
         // sit between pixels, which an integer argmax alone would miss by up to 0.71 px.

@@ -10,8 +10,12 @@ pub mod train;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::SslConfig;
+use crate::config::{Preset, SslConfig};
+use crate::error::Result;
+use crate::model::blocks::VggEncoder;
 use crate::model::extractor::Extractor;
+pub use crate::model::extractor::level_factor;
+use crate::model::weights;
 
 /// The SSL network(s): E_r for whole images and E_p for patches and the template, one
 /// shared network when configured so.
@@ -28,8 +32,23 @@ impl SslModel {
         Self { image, patch }
     }
 
+    /// Loads extractor weights held in memory, with the configuration they were trained
+    /// with: the weights' metadata, else the named `preset` (as [`crate::tpl::detect::TplDetector`]).
+    pub fn from_bytes(bytes: Vec<u8>, source_name: &str, preset: Preset, device: &Device) -> Result<(Self, SslConfig)> {
+        let metadata = weights::metadata(&bytes, source_name)?;
+        let config = serde_json::from_str(weights::description_of(&metadata)).unwrap_or_else(|_| SslConfig::preset(preset));
+        Ok((weights::from_bytes(Self::new(&config, device), bytes, source_name)?, config))
+    }
+
+    /// [`Self::from_bytes`] from a file.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load(path: &std::path::Path, preset: Preset, device: &Device) -> Result<(Self, SslConfig)> {
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        Self::from_bytes(bytes, &path.display().to_string(), preset, device)
+    }
+
     /// E_r's encoder (to initialise the detector's with).
-    pub fn image_encoder(&self) -> Vec<crate::model::blocks::ConvStack> {
+    pub fn image_encoder(&self) -> VggEncoder {
         self.image.encoder()
     }
 
@@ -42,11 +61,6 @@ impl SslModel {
     pub fn embed_patch(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         self.patch.as_ref().unwrap_or(&self.image).forward(x)
     }
-}
-
-/// The downsampling factor of cascade level `level` (0 = deepest): 32, 16, 8, 4, 2.
-pub fn level_factor(level: usize) -> usize {
-    32 >> level
 }
 
 /// The cell of a level's map that holds pixel coordinate `x` (pixel centres at integers).

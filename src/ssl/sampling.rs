@@ -2,13 +2,13 @@
 //! rotated and colour-jittered, and points whose positions are known in both the image and
 //! the patch. No labels are involved.
 
-use rand::rngs::StdRng;
 use rand::RngExt;
+use rand::rngs::StdRng;
 
 use crate::config::SslTrainingConfig;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
-use crate::preprocess::sample_bilinear;
+use crate::preprocess::{jitter, sample_bilinear};
 
 /// One image's contribution to a training step.
 pub struct PatchSample {
@@ -53,13 +53,10 @@ pub fn draw(img: &GreyImage, config: &SslTrainingConfig, rng: &mut StdRng) -> Pa
     let mut patch: Vec<f32> = (0..p * p)
         .map(|i| {
             let v = to_image(Point::new((i % p) as f64, (i / p) as f64));
-            sample_bilinear(img, v.x, v.y) * brightness
+            sample_bilinear(img, v.x, v.y)
         })
         .collect();
-    let mean = patch.iter().sum::<f32>() / patch.len() as f32;
-    for v in &mut patch {
-        *v = ((*v - mean) * contrast + mean).clamp(0.0, 1.0);
-    }
+    jitter(&mut patch, brightness, contrast);
     PatchSample { patch, patch_points, image_points }
 }
 

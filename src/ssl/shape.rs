@@ -5,6 +5,7 @@
 //! No label is read: the model is built from the pseudo-labels themselves.
 
 use crate::io::landmarks::Point;
+use crate::linalg::{covariance, eigen, solve};
 
 /// How the shape model is built and when a point counts as an outlier.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,20 +40,7 @@ pub fn repair(shapes: &[Vec<Point>], config: &ShapeModelConfig) -> (Vec<Vec<Poin
     }
     for _ in 0..config.rounds {
         // Model from the current (repaired) shapes.
-        let mean: Vec<f64> = (0..d).map(|j| current.iter().map(|s| s[j]).sum::<f64>() / n as f64).collect();
-        let mut cov = vec![vec![0.0; d]; d];
-        for s in &current {
-            for a in 0..d {
-                for b in a..d {
-                    cov[a][b] += (s[a] - mean[a]) * (s[b] - mean[b]) / n as f64;
-                }
-            }
-        }
-        for a in 0..d {
-            for b in 0..a {
-                cov[a][b] = cov[b][a];
-            }
-        }
+        let (mean, cov) = covariance(&current);
         let model = ShapeModel::new(cov, config.components.min(d));
         // Each landmark predicted from the other inlier landmarks of its shape: its own
         // displacement cannot pull the fit toward itself.
@@ -79,12 +67,7 @@ pub fn repair(shapes: &[Vec<Point>], config: &ShapeModelConfig) -> (Vec<Vec<Poin
                 outlier[i][l] = dist[i][l] > config.outlier_factor * median;
             }
         }
-        current = original
-            .iter()
-            .zip(&recon)
-            .zip(&outlier)
-            .map(|((s, r), out)| (0..d).map(|j| if out[j / 2] { r[j] } else { s[j] }).collect())
-            .collect();
+        current = original.iter().zip(&recon).zip(&outlier).map(|((s, r), out)| (0..d).map(|j| if out[j / 2] { r[j] } else { s[j] }).collect()).collect();
     }
     let repaired = current.iter().map(|s| s.chunks(2).map(|c| Point::new(c[0], c[1])).collect()).collect();
     (repaired, outlier)
@@ -114,67 +97,19 @@ impl ShapeModel {
         let mut a = vec![vec![0.0; m]; m];
         let mut b = vec![0.0; m];
         for j in (0..s.len()).filter(|&j| !outlier[j / 2]) {
-            for p in 0..m {
+            for (p, row) in a.iter_mut().enumerate() {
                 b[p] += self.modes[p][j] * (s[j] - mean[j]);
-                for q in 0..m {
-                    a[p][q] += self.modes[p][j] * self.modes[q][j];
+                for (q, cell) in row.iter_mut().enumerate() {
+                    *cell += self.modes[p][j] * self.modes[q][j];
                 }
             }
         }
         for (p, row) in a.iter_mut().enumerate() {
             row[p] += self.noise / self.variances[p];
         }
-        let coef = crate::tpl::confidence::solve(a, b);
+        let coef = solve(a, b);
         (0..s.len()).map(|j| mean[j] + (0..m).map(|p| coef[p] * self.modes[p][j]).sum::<f64>()).collect()
     }
-}
-
-/// Eigenvalues and eigenvectors of a symmetric matrix, largest first (cyclic Jacobi).
-fn eigen(a: Vec<Vec<f64>>) -> Vec<(f64, Vec<f64>)> {
-    let d = a.len();
-    let (values, vectors) = jacobi(a);
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
-    order.into_iter().map(|c| (values[c], (0..d).map(|r| vectors[r][c]).collect())).collect()
-}
-
-/// Cyclic Jacobi rotations: the eigenvalues and the matrix whose columns are the eigenvectors.
-fn jacobi(mut a: Vec<Vec<f64>>) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let d = a.len();
-    let mut v: Vec<Vec<f64>> = (0..d).map(|i| (0..d).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
-    for _ in 0..100 {
-        let off: f64 = (0..d).flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i][j] * a[i][j]).sum();
-        if off < 1e-18 {
-            break;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                if a[p][q].abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                for k in 0..d {
-                    let (akp, akq) = (a[k][p], a[k][q]);
-                    a[k][p] = c * akp - s * akq;
-                    a[k][q] = s * akp + c * akq;
-                }
-                for k in 0..d {
-                    let (apk, aqk) = (a[p][k], a[q][k]);
-                    a[p][k] = c * apk - s * aqk;
-                    a[q][k] = s * apk + c * aqk;
-                }
-                for row in v.iter_mut() {
-                    let (vp, vq) = (row[p], row[q]);
-                    row[p] = c * vp - s * vq;
-                    row[q] = s * vp + c * vq;
-                }
-            }
-        }
-    }
-    ((0..d).map(|i| a[i][i]).collect(), v)
 }
 
 #[cfg(test)]
@@ -202,26 +137,5 @@ mod tests {
         let flagged = moved.iter().flatten().filter(|&&m| m).count();
         assert!(flagged <= 3, "{flagged} points flagged");
         assert_eq!(repaired[3][1], shapes[3][1]);
-    }
-
-    #[test]
-    fn jacobi_eigenvectors_satisfy_the_equation() {
-        let b: Vec<Vec<f64>> = (0..5).map(|i| (0..5).map(|j| ((i * 7 + j * 3) % 5) as f64 - 2.0).collect()).collect();
-        let a: Vec<Vec<f64>> = (0..5).map(|i| (0..5).map(|j| (0..5).map(|k| b[i][k] * b[j][k]).sum()).collect()).collect();
-        for (_, v) in eigen(a.clone()) {
-            let av: Vec<f64> = (0..5).map(|i| (0..5).map(|j| a[i][j] * v[j]).sum()).collect();
-            let lambda: f64 = av.iter().zip(&v).map(|(x, y)| x * y).sum();
-            for i in 0..5 {
-                assert!((av[i] - lambda * v[i]).abs() < 1e-6, "{av:?} vs {lambda} {v:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn jacobi_finds_the_leading_eigenvector() {
-        // [[2, 1], [1, 2]]: eigenvalues 3 (along (1, 1)) and 1.
-        let e = eigen(vec![vec![2.0, 1.0], vec![1.0, 2.0]]);
-        let v = &e[0].1;
-        assert!((e[0].0 - 3.0).abs() < 1e-9 && (v[0].abs() - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9 && (v[0] - v[1]).abs() < 1e-9);
     }
 }

@@ -9,15 +9,10 @@ use burn::tensor::Device;
 use crate::config::SslConfig;
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
+use crate::ssl::SslModel;
 use crate::ssl::loss::cascade_loss;
 use crate::ssl::sampling::{PatchSample, draw};
-use crate::ssl::SslModel;
 use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, epoch_order, scalar};
-
-/// The learning rate of an epoch: the paper's step schedule.
-pub fn learning_rate(config: &SslConfig, epoch: usize) -> f64 {
-    config.training.learning_rate * 0.5f64.powi((epoch / config.training.halve_every_epochs) as i32)
-}
 
 /// Trains on `images` (already resized to `image_size`²). Resumes from `run` when it holds a
 /// checkpoint of the same configuration. Calls `on_step` after each step and `on_epoch` after
@@ -46,8 +41,8 @@ pub fn train(
     for epoch in state.epochs_done..t.epochs {
         let started = Instant::now();
         let (mut rng, order) = epoch_order(t.seed, epoch, images.len());
-        let lr = learning_rate(config, epoch);
-        let mut loss_sum = 0.0;
+        let lr = config.learning_rate(epoch);
+        let mut losses = Vec::with_capacity(steps_per_epoch);
         for (step, chunk) in order.chunks(t.batch_size).enumerate() {
             let samples: Vec<PatchSample> = chunk.iter().map(|&i| draw(&images[i], t, &mut rng)).collect();
             let image_batch = batch_tensor(&chunk.iter().map(|&i| images[i].pixels.as_slice()).collect::<Vec<_>>(), side, &device);
@@ -58,15 +53,12 @@ pub fn train(
             let value = scalar(&loss)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(lr, model, grads);
-            loss_sum += value;
+            losses.push(value);
             on_step(&StepReport { epoch, step, steps_per_epoch, loss: value, learning_rate: lr });
         }
-        state.epochs_done = epoch + 1;
-        state.seconds += started.elapsed().as_secs_f64();
-        let record = EpochRecord { epoch: epoch + 1, mean_loss: loss_sum / steps_per_epoch as f64, learning_rate: lr, seconds: state.seconds };
+        let record = state.end_epoch(epoch, &losses, lr, started);
         run.end_epoch(&model, &optimizer, &state, &record)?;
         on_epoch(&record, &model.valid());
     }
     Ok(model.valid())
 }
-

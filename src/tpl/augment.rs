@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use crate::config::TplConfig;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
-use crate::preprocess::Similarity;
+use crate::preprocess::{Similarity, jitter};
 
 /// The landmarks move with the image ([`Similarity`]); brightness and contrast jitter after.
 pub fn augment(img: &GreyImage, landmarks: &[Point], config: &TplConfig, rng: &mut StdRng) -> (GreyImage, Vec<Point>) {
@@ -20,13 +20,7 @@ pub fn augment(img: &GreyImage, landmarks: &[Point], config: &TplConfig, rng: &m
     let transform = Similarity::about_centre(img.width, img.height, theta, s, t);
     let moved = landmarks.iter().map(|&p| transform.apply(p)).collect();
     let mut pixels = transform.warp(img).pixels;
-    for v in &mut pixels {
-        *v *= brightness;
-    }
-    let mean = pixels.iter().sum::<f32>() / pixels.len() as f32;
-    for v in &mut pixels {
-        *v = ((*v - mean) * contrast + mean).clamp(0.0, 1.0);
-    }
+    jitter(&mut pixels, brightness, contrast);
     (GreyImage { width: img.width, height: img.height, pixels }, moved)
 }
 
@@ -48,7 +42,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(5);
         for _ in 0..5 {
             let (out, moved) = augment(&img, &[Point::new(61.0, 30.0)], &config, &mut rng);
-            let best = out.pixels.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 as u32;
+            let best = crate::tpl::voting::argmax(&out.pixels).0 as u32;
             let found = Point::new(f64::from(best % n), f64::from(best / n));
             assert!(found.distance(moved[0]) <= 1.0, "brightest at {found:?}, landmark moved to {:?}", moved[0]);
         }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::linalg::solve;
 use crate::tpl::detect::Evidence;
 
 /// The error, in mm, a confident point is expected to stay within.
@@ -92,28 +93,6 @@ fn fit_logistic(landmarks: usize, points: &[(Evidence, usize, bool)]) -> Vec<f64
     w
 }
 
-/// Solves `a·x = b` (Gaussian elimination with partial pivoting; `a` is positive definite).
-pub fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
-    let n = b.len();
-    for c in 0..n {
-        let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap_or(c);
-        a.swap(c, p);
-        b.swap(c, p);
-        for r in c + 1..n {
-            let f = a[r][c] / a[c][c];
-            for k in c..n {
-                a[r][k] -= f * a[c][k];
-            }
-            b[r] -= f * b[c];
-        }
-    }
-    let mut x = vec![0.0; n];
-    for r in (0..n).rev() {
-        x[r] = (b[r] - (r + 1..n).map(|k| a[r][k] * x[k]).sum::<f64>()) / a[r][r];
-    }
-    x
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +123,5 @@ mod tests {
         // Without TTA weights, a TTA point falls back to its peak.
         let with_tta = Evidence { tta_spread: Some(1.0), ..evidence(0.7, 1.0) };
         assert_eq!(c.confidence(&with_tta, 0), 0.7);
-    }
-
-    #[test]
-    fn solve_inverts_a_small_system() {
-        let x = solve(vec![vec![4.0, 1.0], vec![1.0, 3.0]], vec![1.0, 2.0]);
-        assert!((4.0 * x[0] + x[1] - 1.0).abs() < 1e-12 && (x[0] + 3.0 * x[1] - 2.0).abs() < 1e-12);
     }
 }

@@ -6,16 +6,17 @@
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
-use crate::config::TplConfig;
+use crate::config::{Preset, TplConfig};
 use crate::error::{Error, Result};
-use crate::model::weights;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
+use crate::locate::Locator;
 use crate::model::detector::Detector;
+use crate::model::weights;
 use crate::preprocess::{Frame, Similarity, preprocess};
-use crate::training::batch_tensor;
 use crate::tpl::confidence::Calibration;
 use crate::tpl::voting::{VoteEvidence, vote_with_evidence};
+use crate::training::batch_tensor;
 
 /// What the detector's maps say about one located landmark, besides where it is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,13 +53,13 @@ impl TplDetector {
     /// Loads detector weights held in memory. The configuration comes from the weights'
     /// metadata (else the named `preset`); weights trained for another number of landmarks
     /// than `landmarks` (when given) are refused with a message that says so.
-    pub fn from_bytes(bytes: Vec<u8>, source_name: &str, preset: &str, landmarks: Option<usize>, device: &Device) -> Result<Self> {
+    pub fn from_bytes(bytes: Vec<u8>, source_name: &str, preset: Preset, landmarks: Option<usize>, device: &Device) -> Result<Self> {
         let metadata = weights::metadata(&bytes, source_name)?;
         let trained: Option<TplConfig> = serde_json::from_str(weights::description_of(&metadata)).ok();
         let names: Option<Vec<String>> = metadata.get(weights::LANDMARK_NAMES).and_then(|n| serde_json::from_str(n).ok());
         let config = match (trained, landmarks) {
             (Some(c), _) => c,
-            (None, Some(k)) => TplConfig::preset(preset, k)?,
+            (None, Some(k)) => TplConfig::preset(preset, k),
             (None, None) => return Err(Error::Invalid(format!("{source_name}: not CC2D-TPL detector weights (no detector configuration inside)"))),
         };
         if let Some(k) = landmarks
@@ -78,7 +79,7 @@ impl TplDetector {
 
     /// [`Self::from_bytes`] from a file.
     #[cfg(not(target_family = "wasm"))]
-    pub fn load(path: &std::path::Path, preset: &str, landmarks: Option<usize>, device: &Device) -> Result<Self> {
+    pub fn load(path: &std::path::Path, preset: Preset, landmarks: Option<usize>, device: &Device) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(bytes, &path.display().to_string(), preset, landmarks, device)
     }
@@ -129,11 +130,6 @@ impl TplDetector {
         self.names = Some(names).filter(|n| n.len() == self.landmarks());
     }
 
-    /// The landmark names stored with the weights, else `L1`…`LK`.
-    pub fn landmark_names(&self) -> Vec<String> {
-        self.names.clone().unwrap_or_else(|| (1..=self.landmarks()).map(|i| format!("L{i}")).collect())
-    }
-
     pub fn config(&self) -> &TplConfig {
         &self.config
     }
@@ -163,32 +159,6 @@ impl TplDetector {
             shifts.extend(TTA_SHIFTS);
         }
         shifts
-    }
-
-    /// The output maps `[N, 3K, h, w]` (heatmap probabilities, then x and y offsets) of the
-    /// image and its test-time copies, and the frame back to the image. Read-back is the
-    /// caller's (sync natively, async in a browser).
-    pub fn maps(&self, image: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {
-        let side = self.config.image_size as u32;
-        let input = preprocess(image, [side, side]);
-        let copies: Vec<GreyImage> = self
-            .copies()
-            .iter()
-            .map(|&[x, y]| Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image))
-            .collect();
-        let batch = batch_tensor(&copies.iter().map(|c| c.pixels.as_slice()).collect::<Vec<_>>(), side as usize, device);
-        let out = self.model.forward(batch);
-        (Tensor::cat(vec![sigmoid(out.heatmap_logits), out.offset_x, out.offset_y], 1), input.frame)
-    }
-
-    /// Votes each landmark's position from the read-back maps; original pixels + confidence
-    /// (calibrated when the weights carry a calibration, else the heatmap's peak).
-    pub fn decode(&self, maps: &[f32], frame: &Frame) -> Vec<(Point, f64)> {
-        self.decode_with_evidence(maps, frame)
-            .into_iter()
-            .enumerate()
-            .map(|(k, (p, e))| (p, self.calibration.as_ref().map_or(e.vote.peak, |c| c.confidence(&e, k))))
-            .collect()
     }
 
     /// Each landmark's position (original pixels) and what the maps say about it. In each
@@ -224,11 +194,30 @@ impl TplDetector {
             })
             .collect()
     }
+}
 
-    #[cfg(not(target_family = "wasm"))]
-    pub fn locate(&self, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>> {
-        let (maps, frame) = self.maps(image, device);
-        let data = maps.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading detector maps: {e:?}")))?;
-        Ok(self.decode(&data, &frame))
+impl Locator for TplDetector {
+    /// `[N, 3K, h, w]`: heatmap probabilities, then x and y offsets, of the image and its
+    /// test-time copies.
+    type Maps = Tensor<4>;
+
+    /// The landmark names stored with the weights, else `L1`…`LK`.
+    fn landmark_names(&self) -> Vec<String> {
+        self.names.clone().unwrap_or_else(|| (1..=self.landmarks()).map(|i| format!("L{i}")).collect())
+    }
+
+    fn maps(&self, image: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {
+        let side = self.config.image_size as u32;
+        let input = preprocess(image, [side, side]);
+        let copies: Vec<GreyImage> = self.copies().iter().map(|&[x, y]| Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image)).collect();
+        let batch = batch_tensor(&copies.iter().map(|c| c.pixels.as_slice()).collect::<Vec<_>>(), side as usize, device);
+        let out = self.model.forward(batch);
+        (Tensor::cat(vec![sigmoid(out.heatmap_logits), out.offset_x, out.offset_y], 1), input.frame)
+    }
+
+    /// Votes each landmark's position from the read-back maps; original pixels + confidence
+    /// (calibrated when the weights carry a calibration, else the heatmap's peak).
+    fn decode(&self, maps: &Vec<f32>, frame: &Frame) -> Vec<(Point, f64)> {
+        self.decode_with_evidence(maps, frame).into_iter().enumerate().map(|(k, (p, e))| (p, self.calibration.as_ref().map_or(e.vote.peak, |c| c.confidence(&e, k)))).collect()
     }
 }

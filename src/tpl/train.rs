@@ -12,18 +12,27 @@ use crate::config::TplConfig;
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
-use crate::model::blocks::ConvStack;
+use crate::model::blocks::VggEncoder;
 use crate::model::detector::Detector;
+use crate::preprocess::preprocess;
 use crate::tpl::augment::augment;
 use crate::tpl::loss::detector_loss;
 use crate::tpl::targets::{Targets, disk_targets};
-use crate::training::{EpochRecord, RunDir, StepReport, batch_tensor, epoch_order, scalar};
+use crate::training::{EpochRecord, RunDir, RunState, StepReport, batch_tensor, epoch_order, scalar};
 
 /// An image resized to the model's input with its landmarks in model pixels.
 #[derive(Clone, Debug)]
 pub struct LabelledImage {
     pub image: GreyImage,
     pub landmarks: Vec<Point>,
+}
+
+impl LabelledImage {
+    /// `image` resized to `side`², with `landmarks` (its original pixels) mapped along.
+    pub fn new(image: &GreyImage, landmarks: &[Point], side: u32) -> Self {
+        let input = preprocess(image, [side, side]);
+        Self { landmarks: landmarks.iter().map(|&p| input.frame.to_model(p)).collect(), image: input.image }
+    }
 }
 
 /// Checks that every training image has the model's input size and the detector's landmarks.
@@ -45,11 +54,6 @@ pub fn check_training_set(config: &TplConfig, pseudo_labelled: &[LabelledImage],
         return Err(Error::Invalid("no pseudo-labelled images".into()));
     }
     Ok(())
-}
-
-/// The learning rate of an epoch (0-based): halved every `halve_every_epochs`.
-pub fn learning_rate(config: &TplConfig, epoch: usize) -> f64 {
-    config.learning_rate * 0.5f64.powi((epoch / config.halve_every_epochs.max(1)) as i32)
 }
 
 /// One optimisation step on `batch` (pseudo-labelled images; the template is added), with
@@ -88,7 +92,7 @@ pub fn training_step(
 
 /// A detector ready to train on `device` (autodiff is added here), optionally starting from
 /// another network's encoder, and its optimiser.
-pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Vec<ConvStack>>, device: &Device) -> (Detector, ModuleOptimizer) {
+pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<VggEncoder>, device: &Device) -> (Detector, ModuleOptimizer) {
     let device = device.clone().autodiff();
     let mut model = start.unwrap_or_else(|| config.detector.init(&device));
     if let Some(encoder) = encoder {
@@ -98,6 +102,98 @@ pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Ve
     // tracked by autodiff after `fork`: `train` turns autodiff on for every one, or they
     // would stay frozen.
     (model.fork(&device).train().set_require_grad(true), AdamConfig::new().init())
+}
+
+/// A detector in training, one step at a time: the model, its optimiser, where it stands
+/// in the schedule and the epoch's shuffled order. The CLI's epochs (checkpointed, resumable)
+/// and the page's fine-tuning (one step per call, the loss read back asynchronously) both
+/// drive it.
+pub struct TplTrainer {
+    config: TplConfig,
+    /// On the autodiff device.
+    model: Detector,
+    optimizer: ModuleOptimizer,
+    /// The labelled template, at the model's input size: it joins every batch.
+    template: LabelledImage,
+    augment: bool,
+    /// The epoch of the learning-rate schedule (0-based) the next step belongs to.
+    epoch: usize,
+    /// Steps done in that epoch.
+    step: usize,
+    order: Vec<usize>,
+    rng: StdRng,
+}
+
+/// A step taken whose loss is still on the device.
+pub struct PendingStep {
+    pub loss: Tensor<1>,
+    report: StepReport,
+}
+
+impl PendingStep {
+    /// The step's report, with its loss read back.
+    pub fn report(self, loss: f64) -> StepReport {
+        StepReport { loss, ..self.report }
+    }
+}
+
+impl TplTrainer {
+    /// A trainer at `epoch` of the schedule: 0 for a new run, the epochs done for a resumed
+    /// one, the trained epochs for a fine-tune (which so continues at the rate the training
+    /// ended with). `model` and `optimizer` come from [`trainable`] (or a checkpoint of it).
+    pub fn new(config: TplConfig, model: Detector, optimizer: ModuleOptimizer, template: LabelledImage, epoch: usize) -> Self {
+        let (rng, order) = epoch_order(config.seed, epoch, 0);
+        Self { config, model, optimizer, template, augment: true, epoch, step: 0, order, rng }
+    }
+
+    /// Augmentation of every training image (on by default).
+    pub fn set_augmentation(&mut self, augment: bool) {
+        self.augment = augment;
+    }
+
+    pub fn config(&self) -> &TplConfig {
+        &self.config
+    }
+
+    /// The epoch the next step belongs to (0-based); after an epoch's last step, the next.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// One optimisation step on the next batch of `training_set` (plus the template). A new
+    /// epoch (or a training set of another size) draws a new order.
+    pub fn step(&mut self, training_set: &[LabelledImage], device: &Device) -> PendingStep {
+        let n = training_set.len();
+        let batch_size = self.config.batch_size;
+        if self.step == 0 || self.order.len() != n {
+            (self.rng, self.order) = epoch_order(self.config.seed, self.epoch, n);
+            self.step = 0;
+        }
+        let steps_per_epoch = n.div_ceil(batch_size);
+        let batch: Vec<&LabelledImage> = self.order.chunks(batch_size).nth(self.step).expect("a step within the epoch").iter().map(|&i| &training_set[i]).collect();
+        let learning_rate = self.config.learning_rate(self.epoch);
+        let device = device.clone().autodiff();
+        let model = self.model.clone();
+        let (model, loss) = training_step(&self.config, model, &mut self.optimizer, &batch, &self.template, &mut self.rng, self.augment, learning_rate, &device);
+        self.model = model;
+        let report = StepReport { epoch: self.epoch, step: self.step, steps_per_epoch, loss: f64::NAN, learning_rate };
+        self.step += 1;
+        if self.step == steps_per_epoch {
+            self.epoch += 1;
+            self.step = 0;
+        }
+        PendingStep { loss, report }
+    }
+
+    /// The detector as trained so far, for inference.
+    pub fn detector(&self) -> Detector {
+        self.model.valid()
+    }
+
+    /// Checkpoints the model and optimiser in `run` after an epoch.
+    pub fn end_epoch(&self, run: &RunDir, state: &RunState<TplConfig>, record: &EpochRecord) -> Result<()> {
+        run.end_epoch(&self.model, &self.optimizer, state, record)
+    }
 }
 
 /// Trains on pseudo-labelled images plus the template, epoch by epoch, with a checkpoint in
@@ -110,7 +206,7 @@ pub fn train(
     pseudo_labelled: &[LabelledImage],
     template: &LabelledImage,
     start: Option<Detector>,
-    encoder: Option<Vec<ConvStack>>,
+    encoder: Option<VggEncoder>,
     device: &Device,
     run: &RunDir,
     mut on_step: impl FnMut(&StepReport),
@@ -118,29 +214,23 @@ pub fn train(
 ) -> Result<Detector> {
     check_training_set(config, pseudo_labelled, template)?;
     let (model, optimizer) = trainable(config, start, encoder, device);
-    let (mut model, mut optimizer, mut state) = run.resume_or_start(config, model, optimizer)?;
-    let device = device.clone().autodiff();
-    let steps_per_epoch = pseudo_labelled.len().div_ceil(config.batch_size);
+    let (model, optimizer, mut state) = run.resume_or_start(config, model, optimizer)?;
+    let mut trainer = TplTrainer::new(config.clone(), model, optimizer, template.clone(), state.epochs_done);
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();
-        let learning_rate = learning_rate(config, epoch);
-        let (mut rng, order) = epoch_order(config.seed, epoch, pseudo_labelled.len());
-        let mut loss_sum = 0.0;
-        for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            let batch: Vec<&LabelledImage> = chunk.iter().map(|&i| &pseudo_labelled[i]).collect();
-            let (next, loss) = training_step(config, model, &mut optimizer, &batch, template, &mut rng, true, learning_rate, &device);
-            model = next;
-            let value = scalar(&loss)?;
-            loss_sum += value;
-            on_step(&StepReport { epoch, step, steps_per_epoch, loss: value, learning_rate });
+        let mut losses = Vec::new();
+        while trainer.epoch() == epoch {
+            let pending = trainer.step(pseudo_labelled, device);
+            let loss = scalar(&pending.loss)?;
+            let report = pending.report(loss);
+            on_step(&report);
+            losses.push(report.loss);
         }
-        state.epochs_done = epoch + 1;
-        state.seconds += started.elapsed().as_secs_f64();
-        let record = EpochRecord { epoch: epoch + 1, mean_loss: loss_sum / steps_per_epoch as f64, learning_rate, seconds: state.seconds };
-        run.end_epoch(&model, &optimizer, &state, &record)?;
-        on_epoch(&record, &model.valid());
+        let record = state.end_epoch(epoch, &losses, config.learning_rate(epoch), started);
+        trainer.end_epoch(run, &state, &record)?;
+        on_epoch(&record, &trainer.detector());
     }
-    Ok(model.valid())
+    Ok(trainer.detector())
 }
 
 #[cfg(test)]

@@ -28,11 +28,16 @@ pub fn vote(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2
     (p, evidence.peak)
 }
 
+/// The first largest value's index, and the value.
+pub fn argmax(values: &[f32]) -> (usize, f32) {
+    values.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+}
+
 /// [`vote`], with the evidence.
 pub fn vote_with_evidence(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], size: [usize; 2], stride: usize, radius: f64, model: [usize; 2]) -> (Point, VoteEvidence) {
     let [h, w] = size;
     let [mh, mw] = model;
-    let peak = heatmap.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+    let peak = argmax(heatmap);
     // No pixel confident enough: those as confident as the peak vote instead.
     let threshold = VOTE_THRESHOLD.min(peak.1);
     let mut counts = vec![0u32; mh * mw];

@@ -16,12 +16,8 @@ pub const NCC_FIXTURE: &str = include_str!("../fixtures/ncc_125_on_151.json");
 pub fn isbi_template(senior: &str, junior: &str, width: u32, height: u32) -> Template {
     let s = parse_isbi_txt(senior, 19, "senior").unwrap();
     let j = parse_isbi_txt(junior, 19, "junior").unwrap();
-    let landmarks = s
-        .iter()
-        .zip(&j)
-        .zip(cc2d::io::dataset::ISBI_LANDMARKS)
-        .map(|((a, b), name)| Landmark { name: name.into(), x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 })
-        .collect();
+    let landmarks =
+        s.iter().zip(&j).zip(cc2d::io::dataset::ISBI_LANDMARKS).map(|((a, b), name)| Landmark { name: name.into(), x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 }).collect();
     Template::new(format!("{TEMPLATE_ID}.jpg"), width, height, Some(0.1), landmarks).unwrap()
 }
 

@@ -37,10 +37,7 @@ impl ProbeNet {
         let f = self.conv2.forward(self.pool.forward(f));
         let f = self.up.forward(f);
         let [_, c, _, _] = f.dims();
-        let anchors: Vec<Tensor<3>> = [(3, 5), (10, 12), (20, 7)]
-            .iter()
-            .map(|&(y, x)| f.clone().slice([0..1, 0..c, y..y + 1, x..x + 1]).reshape([1, 1, c]))
-            .collect();
+        let anchors: Vec<Tensor<3>> = [(3, 5), (10, 12), (20, 7)].iter().map(|&(y, x)| f.clone().slice([0..1, 0..c, y..y + 1, x..x + 1]).reshape([1, 1, c])).collect();
         cosine_similarity_map(f, Tensor::cat(anchors, 1))
     }
 }

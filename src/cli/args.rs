@@ -1,0 +1,183 @@
+//! Arguments several commands share: the dataset and its template, where a run's outputs go,
+//! how matching decodes, the training curve. Presets and devices are the library's enums.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+
+use cc2d::config::MatchingConfig;
+use cc2d::io::dataset::{Dataset, data_root};
+use cc2d::io::image::{self, GreyImage};
+use cc2d::io::landmarks::Template;
+
+/// The shipped weights.
+pub const SHIPPED_EXTRACTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/ssl-small.bpk");
+pub const SHIPPED_DETECTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/tpl-small.bpk");
+
+/// The dataset every command reads by default.
+pub fn default_data() -> PathBuf {
+    data_root().join("isbi2015")
+}
+
+/// The dataset and the one labelled example: a dataset image or a template JSON file.
+#[derive(Args, Clone)]
+pub struct TemplateSource {
+    /// Dataset folder (ISBI 2015 layout, hand10 layout, or any folder of images).
+    #[arg(long, default_value_os_t = default_data())]
+    pub data: PathBuf,
+    /// Id of the labelled dataset image that serves as the one-shot template.
+    #[arg(long, default_value = "125", conflicts_with = "template")]
+    pub template_id: String,
+    /// A template JSON file instead of a dataset image.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+}
+
+/// A dataset opened with its template resolved.
+pub struct Setup {
+    pub dataset: Dataset,
+    pub template: Template,
+    /// The template's image file (relative paths in a JSON file are relative to the file).
+    pub template_path: PathBuf,
+    /// The template's id in the dataset (for a JSON file: its image's file stem).
+    pub template_id: String,
+}
+
+impl Setup {
+    pub fn template_image(&self) -> Result<GreyImage> {
+        Ok(image::load(&self.template_path)?)
+    }
+}
+
+impl TemplateSource {
+    pub fn dataset(&self) -> Result<Dataset> {
+        Ok(Dataset::open(&self.data)?)
+    }
+
+    /// Opens the dataset and resolves the template.
+    pub fn setup(&self) -> Result<Setup> {
+        let dataset = self.dataset()?;
+        let (template, template_path) = self.resolve(&dataset)?;
+        let template_id = match &self.template {
+            Some(_) => template_path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            None => self.template_id.clone(),
+        };
+        Ok(Setup { dataset, template, template_path, template_id })
+    }
+
+    /// The template and its image's path.
+    pub fn resolve(&self, dataset: &Dataset) -> Result<(Template, PathBuf)> {
+        Ok(match &self.template {
+            Some(path) => {
+                let t = Template::read_json(path)?;
+                let image = path.parent().unwrap_or(Path::new(".")).join(&t.image);
+                (t, image)
+            }
+            None => {
+                let t = dataset.template(&self.template_id)?;
+                let image = PathBuf::from(&t.image);
+                (t, image)
+            }
+        })
+    }
+}
+
+/// Which images a detector runs on and what it writes.
+#[derive(Args, Clone)]
+pub struct Outputs {
+    /// Split of the dataset to run on (ISBI: train, test1, test2, test, all).
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Predictions CSV to write.
+    #[arg(long, short, default_value = "predictions.csv")]
+    pub out: PathBuf,
+    /// Also write the detections (names, scores) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Worker threads (default: all cores for NCC, one for the Burn models, whose forward
+    /// already uses every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Which images to run on, and with which template.
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: TemplateSource,
+    #[command(flatten)]
+    pub outputs: Outputs,
+}
+
+/// How matching reads the similarity maps (README, "Results": the ablation). The defaults
+/// are the shipped setting.
+#[derive(Args, Clone)]
+pub struct MatchingArgs {
+    /// The paper's decoding as the authors' code does it (cell anchors, product of all
+    /// levels, integer argmax); the other matching options then change that instead.
+    #[arg(long)]
+    pub paper_matching: bool,
+    /// Template embeddings: `bilinear` at the landmark's exact position, or the `cell` that
+    /// holds it.
+    #[arg(long, value_parser = ["bilinear", "cell"])]
+    pub anchors: Option<String>,
+    /// Coarse-to-fine search window, in cells of each level (0: product over the whole image).
+    #[arg(long)]
+    pub window_cells: Option<usize>,
+    /// Levels that score a position, ending at the current one (5: all).
+    #[arg(long)]
+    pub scoring_levels: Option<usize>,
+    /// Sub-pixel refinement of the final argmax: on or off.
+    #[arg(long)]
+    pub subpixel: Option<bool>,
+    /// Repair outliers with a shape model of all the matched images (PCA of their point
+    /// sets, no labels read): a point far from where the other points place it is moved there.
+    #[arg(long)]
+    pub repair_shapes: bool,
+}
+
+impl MatchingArgs {
+    pub fn config(&self) -> MatchingConfig {
+        let mut c = if self.paper_matching { MatchingConfig::paper() } else { MatchingConfig::new() };
+        if let Some(a) = &self.anchors {
+            c.bilinear_anchors = a == "bilinear";
+        }
+        if let Some(w) = self.window_cells {
+            c.window_cells = w;
+        }
+        if let Some(s) = self.scoring_levels {
+            c.scoring_levels = s;
+        }
+        if let Some(s) = self.subpixel {
+            c.subpixel = s;
+        }
+        c
+    }
+}
+
+/// The accuracy-vs-time curve a training run logs: training labels only, never the test sets'.
+#[derive(Args, Clone, Copy)]
+pub struct CurveArgs {
+    /// Every N epochs (0: never), locate the landmarks of this many labelled training images
+    /// and log the error to curve.csv.
+    #[arg(long, default_value_t = CurveArgs::default().eval_every)]
+    pub eval_every: usize,
+    #[arg(long, default_value_t = CurveArgs::default().eval_images)]
+    pub eval_images: usize,
+}
+
+impl Default for CurveArgs {
+    fn default() -> Self {
+        Self { eval_every: 5, eval_images: 30 }
+    }
+}
+
+impl CurveArgs {
+    pub const OFF: Self = Self { eval_every: 0, eval_images: 0 };
+
+    /// Whether epoch `epoch` (1-based) logs a curve point.
+    pub fn due(&self, epoch: usize) -> bool {
+        self.eval_every != 0 && epoch.is_multiple_of(self.eval_every)
+    }
+}

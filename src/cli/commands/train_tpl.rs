@@ -1,0 +1,167 @@
+//! `cc2d train-tpl`: trains the CC2D-TPL detector on SSL pseudo-labels plus the labelled
+//! template.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use cc2d::config::{Preset, TplConfig};
+use cc2d::io::image;
+use cc2d::io::landmarks::Predictions;
+use cc2d::locate::Locator;
+use cc2d::model::DeviceKind;
+use cc2d::ssl::SslModel;
+use cc2d::tpl::detect::TplDetector;
+use cc2d::tpl::train::LabelledImage;
+use cc2d::training::RunDir;
+
+use crate::args::{CurveArgs, Setup, TemplateSource};
+use crate::report::{Curve, progress, say, show_step, training_progress};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pseudo-labels CSV (`cc2d match --split train -o pseudo-labels.csv`).
+    #[arg(long)]
+    pseudo_labels: PathBuf,
+    /// The dataset holding the pseudo-labelled images, and the template (its true landmarks
+    /// join every batch).
+    #[command(flatten)]
+    source: TemplateSource,
+    #[arg(long, value_enum, default_value_t)]
+    preset: Preset,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Initialise the encoder from these SSL weights (the small presets share a layout).
+    #[arg(long)]
+    ssl_weights: Option<PathBuf>,
+    /// Start from these detector weights instead (a second round: the detector's own
+    /// relabelling of the images as pseudo-labels).
+    #[arg(long, conflicts_with = "ssl_weights")]
+    init_weights: Option<PathBuf>,
+    /// Override the preset's initial learning rate (e.g. lower for a second round).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    #[arg(long, default_value = "runs/tpl-small")]
+    run: PathBuf,
+    #[command(flatten)]
+    curve: CurveArgs,
+    #[arg(long, value_enum, default_value_t)]
+    device: DeviceKind,
+}
+
+/// Where the detector's weights start.
+pub enum Start {
+    /// Random weights.
+    Scratch,
+    /// The encoder from trained SSL extractor weights (the paper starts from ImageNet VGG19,
+    /// which we cannot get).
+    SslEncoder(PathBuf),
+    /// A trained detector (a second round).
+    Detector(PathBuf),
+}
+
+impl Start {
+    fn describe(&self) -> String {
+        match self {
+            Self::Scratch => "scratch".into(),
+            Self::SslEncoder(p) | Self::Detector(p) => p.display().to_string(),
+        }
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let setup = a.source.setup()?;
+    let mut config = TplConfig::preset(a.preset, setup.template.landmarks.len());
+    if let Some(e) = a.epochs {
+        config.epochs = e;
+    }
+    if let Some(lr) = a.learning_rate {
+        config.learning_rate = lr;
+    }
+    let start = match (a.init_weights, a.ssl_weights) {
+        (Some(detector), _) => Start::Detector(detector),
+        (None, Some(ssl)) => Start::SslEncoder(ssl),
+        (None, None) => Start::Scratch,
+    };
+    train_detector(&setup, &a.pseudo_labels, &config, a.preset, &start, &a.run, a.curve, a.device).map(drop)
+}
+
+/// Trains (or resumes) a detector on the pseudo-labels plus the template; returns the
+/// weights' path.
+#[allow(clippy::too_many_arguments)]
+pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, preset: Preset, start: &Start, run: &Path, curve: CurveArgs, device: DeviceKind) -> Result<PathBuf> {
+    let k = setup.template.landmarks.len();
+    let side = config.image_size as u32;
+    let labelled = |path: &Path, points: &[cc2d::io::landmarks::Point]| -> Result<LabelledImage> { Ok(LabelledImage::new(&image::load(path)?, points, side)) };
+    let pseudo = Predictions::read_csv(pseudo_labels)?;
+    let bar = progress(pseudo.rows.len(), "loading");
+    let mut images = Vec::new();
+    for (id, points) in &pseudo.rows {
+        bar.inc(1);
+        if points.len() != k {
+            bail!("{}: image {id} has {} pseudo-labels, the template {k} landmarks", pseudo_labels.display(), points.len());
+        }
+        let sample = setup.dataset.sample(id)?;
+        // The template joins every batch with its true landmarks instead.
+        if sample.image_path != setup.template_path {
+            images.push(labelled(&sample.image_path, points)?);
+        }
+    }
+    bar.finish_and_clear();
+    let template = labelled(&setup.template_path, &setup.template.points())?;
+    let device = cc2d::model::device(device)?;
+    let (start_model, encoder) = match start {
+        Start::Scratch => (None, None),
+        Start::SslEncoder(path) => {
+            let (ssl, ssl_config) = SslModel::load(path, preset, &device)?;
+            let e = &ssl_config.extractor;
+            if e.encoder_widths != config.detector.encoder_widths || e.encoder_depths != config.detector.encoder_depths {
+                bail!("{}: the SSL extractor's encoder differs from the detector's: cannot initialise from it", path.display());
+            }
+            (None, Some(ssl.image_encoder()))
+        }
+        Start::Detector(path) => {
+            let detector = TplDetector::load(path, preset, Some(k), &device)?;
+            if detector.config().detector != config.detector {
+                bail!("{}: a detector of another configuration than the {preset} preset", path.display());
+            }
+            (Some(detector.model().clone()), None)
+        }
+    };
+    let samples = setup.dataset.split("train").unwrap_or_else(|_| setup.dataset.samples.iter().collect());
+    let curve_set = Curve::new(&samples, &setup.template_path, curve.eval_images, run)?;
+    println!(
+        "CC2D-TPL ({preset} preset): {} pseudo-labelled images + template {}, {} epochs, batch {} + 1, R = {}, encoder from {}; run folder {}",
+        images.len(),
+        setup.template_id,
+        config.epochs,
+        config.batch_size,
+        config.radius,
+        start.describe(),
+        run.display()
+    );
+    let bar = training_progress(images.len().div_ceil(config.batch_size) * config.epochs);
+    let run = RunDir(run.to_path_buf());
+    cc2d::tpl::train::train(
+        config,
+        &images,
+        &template,
+        start_model,
+        encoder,
+        &device,
+        &run,
+        |s| show_step(&bar, s),
+        |record, model| {
+            say(&bar, format!("epoch {} mean loss {:.4} ({:.0} s)", record.epoch, record.mean_loss, record.seconds));
+            if !curve.due(record.epoch) {
+                return;
+            }
+            let detector = TplDetector::new(model.clone(), config.clone());
+            let result = curve_set.log(record, |q| detector.locate(q, &device));
+            say(&bar, result.unwrap_or_else(|e| format!("  evaluation failed: {e}")));
+        },
+    )?;
+    bar.finish();
+    println!("weights: {}", run.model().display());
+    Ok(run.model())
+}

@@ -1,0 +1,84 @@
+//! Runs a detector over a dataset split: a pool of threads, a progress bar, the predictions
+//! CSV (and detections JSON) written, and the scores printed when the images are labelled.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+
+use cc2d::io::dataset::{Dataset, Sample};
+use cc2d::io::image;
+use cc2d::io::landmarks::{Detection, Predictions};
+use cc2d::locate::Locator;
+
+use crate::args::Outputs;
+use crate::report::{print_scores, progress};
+
+/// Runs `locator` over `outputs.split` of `dataset`: times it, lets `post` amend the
+/// detections (e.g. a shape-model repair over all of them), writes the predictions (and
+/// JSON) and scores them when the dataset is labelled. `default_threads` (unless
+/// `--threads`): None = all cores, for detectors that run on one core each; Some(1) for
+/// Burn models, whose forward already uses every core.
+#[allow(clippy::too_many_arguments)]
+pub fn run_detector(
+    locator: &(impl Locator + Sync),
+    device: &Device,
+    dataset: &Dataset,
+    names: &[String],
+    outputs: &Outputs,
+    what: &str,
+    default_threads: Option<usize>,
+    post: impl FnOnce(&mut [Detection]),
+) -> Result<()> {
+    let samples = dataset.split(&outputs.split)?;
+    let start = Instant::now();
+    let mut detections = detect_all(&samples, outputs.threads.or(default_threads), what, |s| {
+        let img = image::load(&s.image_path)?;
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?))
+    })?;
+    post(&mut detections);
+    let secs = start.elapsed().as_secs_f64();
+    println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
+    let predictions = write_outputs(outputs, &detections, &samples)?;
+    print_scores(dataset, &predictions, std::slice::from_ref(&outputs.split), None, false, true).map(drop)
+}
+
+/// Runs `detect` over samples on a pool of threads, in order, with a progress bar.
+fn detect_all<F>(samples: &[&Sample], threads: Option<usize>, what: &str, detect: F) -> Result<Vec<Detection>>
+where
+    F: Fn(&Sample) -> cc2d::Result<Detection> + Sync,
+{
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let bar = progress(samples.len(), what);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<cc2d::Result<Detection>>>> = samples.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= samples.len() {
+                        break;
+                    }
+                    *results[i].lock().expect("no worker panicked") = Some(detect(samples[i]));
+                    bar.inc(1);
+                }
+            });
+        }
+    });
+    bar.finish();
+    results.into_iter().map(|r| r.into_inner().expect("no worker panicked").expect("every sample was processed").map_err(Into::into)).collect()
+}
+
+fn write_outputs(outputs: &Outputs, detections: &[Detection], samples: &[&Sample]) -> Result<Predictions> {
+    let predictions = Predictions { rows: samples.iter().zip(detections).map(|(s, d)| (s.id.clone(), d.points())).collect() };
+    predictions.write_csv(&outputs.out)?;
+    println!("wrote {}", outputs.out.display());
+    if let Some(json) = &outputs.json {
+        std::fs::write(json, serde_json::to_string_pretty(detections)?).with_context(|| format!("writing {}", json.display()))?;
+        println!("wrote {}", json.display());
+    }
+    Ok(predictions)
+}

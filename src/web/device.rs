@@ -1,0 +1,47 @@
+//! The browser's devices: WebGPU (set up once per page) or the CPU, and the asynchronous
+//! read-back WebGPU needs.
+
+use std::cell::RefCell;
+
+use burn::tensor::{Device, Tensor};
+use wasm_bindgen::JsError;
+
+use crate::error::Error;
+use crate::web::js_error;
+
+thread_local! {
+    /// The page's WebGPU device: it can be initialised only once.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+/// Initialises Burn on the browser's WebGPU (once per page; later calls reuse it). Fails
+/// with a clear message when the browser offers no adapter (no `navigator.gpu`, or
+/// `requestAdapter()` returned null).
+pub async fn webgpu_device() -> Result<Device, Error> {
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::Invalid(format!("WebGPU is not available in this browser: {e}")))?;
+    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// The device for a backend name: `webgpu`, `cpu` (Burn's flex), or `auto` (WebGPU when
+/// the browser has an adapter, else the CPU).
+pub async fn device_for(backend: &str) -> Result<(Device, &'static str), JsError> {
+    match backend {
+        "cpu" => Ok((Device::flex(), "cpu")),
+        "webgpu" => webgpu_device().await.map(|d| (d, "webgpu")).map_err(js_error),
+        "auto" => Ok(match webgpu_device().await {
+            Ok(d) => (d, "webgpu"),
+            Err(_) => (Device::flex(), "cpu"),
+        }),
+        other => Err(JsError::new(&format!("unknown backend {other:?}; use \"auto\", \"webgpu\" or \"cpu\""))),
+    }
+}
+
+/// Reads a tensor back to the page (asynchronously: a synchronous read would block WebGPU).
+pub async fn read<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>, JsError> {
+    let data = tensor.into_data_async().await.map_err(|e| JsError::new(&format!("reading {what}: {e:?}")))?;
+    data.try_to_vec::<f32>().map_err(|e| JsError::new(&format!("reading {what}: {e:?}")))
+}

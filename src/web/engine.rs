@@ -1,0 +1,276 @@
+//! The engine the page drives: the detector, the extractor and the template on one device,
+//! the training set, and a fine-tuning in progress.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor};
+use wasm_bindgen::prelude::*;
+
+use crate::config::{MatchingConfig, Preset};
+use crate::io::image::GreyImage;
+use crate::io::landmarks::{Detection, Point, Template};
+use crate::locate::Locator;
+use crate::ssl::SslModel;
+use crate::ssl::matching::SslMatcher;
+use crate::tpl::detect::TplDetector;
+use crate::tpl::train::{LabelledImage, TplTrainer, trainable};
+use crate::training::StepReport;
+use crate::web::device::{device_for, read};
+use crate::web::image::Image;
+use crate::web::js_error;
+
+/// A fine-tuning in progress, and the schedule epoch it began at (its reports count from 0).
+struct FineTune {
+    trainer: TplTrainer,
+    first_epoch: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Shared with a running `detect` (calls are queued, but a detect holds it across an await).
+    detector: Option<Rc<TplDetector>>,
+    extractor: Option<(SslModel, usize)>,
+    template: Option<(GreyImage, Template)>,
+    matcher: Option<Rc<SslMatcher>>,
+    /// The user's images with their pseudo-labels, at the detector's input size.
+    training_set: Vec<LabelledImage>,
+    fine_tune: Option<FineTune>,
+}
+
+impl State {
+    fn detector(&self) -> Result<&Rc<TplDetector>, JsError> {
+        self.detector.as_ref().ok_or_else(|| JsError::new("no detector weights loaded: call loadDetector first"))
+    }
+
+    fn template(&self) -> Result<&(GreyImage, Template), JsError> {
+        self.template.as_ref().ok_or_else(|| JsError::new("no template: call setTemplate first"))
+    }
+
+    /// The training set changed or a detector was loaded: a fine-tuning starts again.
+    fn reset_training(&mut self) {
+        self.fine_tune = None;
+    }
+}
+
+/// The models on one device: the TPL detector, the SSL extractor and the template, and the
+/// training set for fine-tuning. Calls must not overlap (the JS wrapper queues them).
+#[wasm_bindgen]
+pub struct Engine {
+    device: Device,
+    backend: &'static str,
+    state: RefCell<State>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// `backend`: "auto", "webgpu" or "cpu".
+    pub async fn create(backend: String) -> Result<Engine, JsError> {
+        let (device, backend) = device_for(&backend).await?;
+        Ok(Self { device, backend, state: RefCell::default() })
+    }
+
+    /// The backend in use: "webgpu" or "cpu".
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.into()
+    }
+
+    /// Loads CC2D-TPL detector weights (burnpack bytes, as `cc2d export` writes them).
+    #[wasm_bindgen(js_name = loadDetector)]
+    pub fn load_detector(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let landmarks = state.template.as_ref().map(|(_, t)| t.landmarks.len());
+        let detector = TplDetector::from_bytes(bytes, source_name, Preset::Small, landmarks, &self.device).map_err(js_error)?;
+        state.detector = Some(Rc::new(detector));
+        state.reset_training();
+        Ok(())
+    }
+
+    /// Loads CC2D-SSL extractor weights (burnpack bytes; the configuration is read from them).
+    #[wasm_bindgen(js_name = loadExtractor)]
+    pub fn load_extractor(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), JsError> {
+        let (model, config) = SslModel::from_bytes(bytes, source_name, Preset::Small, &self.device).map_err(js_error)?;
+        let mut state = self.state.borrow_mut();
+        state.extractor = Some((model, config.image_size));
+        state.matcher = None;
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter, js_name = hasDetector)]
+    pub fn has_detector(&self) -> bool {
+        self.state.borrow().detector.is_some()
+    }
+
+    #[wasm_bindgen(getter, js_name = hasExtractor)]
+    pub fn has_extractor(&self) -> bool {
+        self.state.borrow().extractor.is_some()
+    }
+
+    /// The landmark names results carry: the template's, else the detector's.
+    #[wasm_bindgen(js_name = landmarkNames)]
+    pub fn landmark_names(&self) -> Vec<String> {
+        let state = self.state.borrow();
+        match (&state.template, &state.detector) {
+            (Some((_, t)), _) => t.names(),
+            (None, Some(d)) => d.landmark_names(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Sets the one annotated example: its image and a template JSON (README, "Data
+    /// formats") whose size must be the image's. The landmark count must match the detector.
+    #[wasm_bindgen(js_name = setTemplate)]
+    pub fn set_template(&self, image: &Image, template_json: &str) -> Result<(), JsError> {
+        let template = Template::from_json(template_json, "template").map_err(js_error)?;
+        template.check_image(&image.image).map_err(js_error)?;
+        let mut state = self.state.borrow_mut();
+        if let Some(d) = &state.detector
+            && d.landmarks() != template.landmarks.len()
+        {
+            return Err(JsError::new(&format!(
+                "the template has {} landmarks but the detector was trained for {}: mark {} landmarks, or load weights trained for this template",
+                template.landmarks.len(),
+                d.landmarks(),
+                d.landmarks()
+            )));
+        }
+        state.template = Some((image.image.clone(), template));
+        state.matcher = None;
+        state.training_set.clear();
+        state.reset_training();
+        Ok(())
+    }
+
+    /// CC2D-SSL matching against the template. Resolves to the detection JSON
+    /// (`{ image, width, height, landmarks: [{ name, x, y, score }] }`, original pixels).
+    #[wasm_bindgen(js_name = "match")]
+    pub async fn match_template(&self, image: &Image) -> Result<String, JsError> {
+        let matcher = self.matcher()?;
+        detection_json(image, &matcher.landmark_names(), locate(&*matcher, &image.image, &self.device).await?)
+    }
+
+    /// The TPL detector, with test-time augmentation when `tta`. Resolves to the detection
+    /// JSON; each landmark's `score` is its confidence (low: doubtful).
+    pub async fn detect(&self, image: &Image, tta: bool) -> Result<String, JsError> {
+        let detector = self.state.borrow().detector()?.clone();
+        let detector = if tta == detector.tta() { detector } else { Rc::new((*detector).clone().with_tta(tta)) };
+        let names = self.landmark_names();
+        detection_json(image, &names, locate(&*detector, &image.image, &self.device).await?)
+    }
+
+    /// Matches the image against the template and keeps it, with the matches as
+    /// pseudo-labels, for fine-tuning. Resolves to the detection JSON.
+    #[wasm_bindgen(js_name = pseudoLabel)]
+    pub async fn pseudo_label(&self, image: &Image) -> Result<String, JsError> {
+        let side = self.state.borrow().detector()?.config().image_size as u32;
+        let matcher = self.matcher()?;
+        let found = locate(&*matcher, &image.image, &self.device).await?;
+        let points: Vec<Point> = found.iter().map(|&(p, _)| p).collect();
+        let mut state = self.state.borrow_mut();
+        state.training_set.push(LabelledImage::new(&image.image, &points, side));
+        state.reset_training();
+        detection_json(image, &matcher.landmark_names(), found)
+    }
+
+    #[wasm_bindgen(getter, js_name = trainingSetSize)]
+    pub fn training_set_size(&self) -> usize {
+        self.state.borrow().training_set.len()
+    }
+
+    #[wasm_bindgen(js_name = clearTrainingSet)]
+    pub fn clear_training_set(&self) {
+        let mut state = self.state.borrow_mut();
+        state.training_set.clear();
+        state.reset_training();
+    }
+
+    /// Optimisation steps per epoch over the training set.
+    #[wasm_bindgen(js_name = stepsPerEpoch)]
+    pub fn steps_per_epoch(&self) -> Result<usize, JsError> {
+        let state = self.state.borrow();
+        Ok(state.training_set.len().div_ceil(state.detector()?.config().batch_size))
+    }
+
+    /// One fine-tuning step of the detector on the pseudo-labelled images plus the template
+    /// (the paper's TPL training, continued from the loaded detector at the learning rate
+    /// its training ended with). Resolves to the step's report as JSON
+    /// (`{ epoch, step, stepsPerEpoch, loss, learningRate }`, epoch and step from 0). The
+    /// result is used by `detect` only after `finishFineTune`.
+    #[wasm_bindgen(js_name = fineTuneStep)]
+    pub async fn fine_tune_step(&self, augment: bool) -> Result<String, JsError> {
+        let (pending, first_epoch) = {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            if state.training_set.is_empty() {
+                return Err(JsError::new("no pseudo-labelled images: call pseudoLabel on the images to train on first"));
+            }
+            let fine_tune = match &mut state.fine_tune {
+                Some(f) => f,
+                None => {
+                    let detector = state.detector()?;
+                    let (template_image, template) = state.template()?;
+                    let config = detector.config().clone();
+                    let template = LabelledImage::new(template_image, &template.points(), config.image_size as u32);
+                    let (model, optimizer) = trainable(&config, Some(detector.model().clone()), None, &self.device);
+                    let first_epoch = config.epochs;
+                    state.fine_tune.insert(FineTune { trainer: TplTrainer::new(config, model, optimizer, template, first_epoch), first_epoch })
+                }
+            };
+            fine_tune.trainer.set_augmentation(augment);
+            (fine_tune.trainer.step(&state.training_set, &self.device), fine_tune.first_epoch)
+        };
+        let loss = read(pending.loss.clone(), "the loss").await?[0];
+        let report: StepReport = pending.report(f64::from(loss));
+        let report = StepReport { epoch: report.epoch - first_epoch, ..report };
+        serde_json::to_string(&report).map_err(js_error)
+    }
+
+    /// Makes the fine-tuned detector the one `detect` uses (`keep`), or drops it.
+    #[wasm_bindgen(js_name = finishFineTune)]
+    pub fn finish_fine_tune(&self, keep: bool) -> Result<(), JsError> {
+        let mut state = self.state.borrow_mut();
+        let Some(fine_tune) = state.fine_tune.take() else { return Ok(()) };
+        if keep {
+            let detector = state.detector()?;
+            let mut tuned = TplDetector::new(fine_tune.trainer.detector(), detector.config().clone());
+            tuned.set_landmark_names(detector.landmark_names());
+            state.detector = Some(Rc::new(tuned));
+        }
+        Ok(())
+    }
+
+    /// The detector's weights (f16 burnpack with its configuration and landmark names), to
+    /// store and load again with `loadDetector`.
+    #[wasm_bindgen(js_name = exportDetector)]
+    pub fn export_detector(&self) -> Result<Vec<u8>, JsError> {
+        let names = self.landmark_names();
+        let state = self.state.borrow();
+        state.detector()?.to_bytes(&names).map_err(js_error)
+    }
+}
+
+impl Engine {
+    /// The SSL matcher for the template (built on first use).
+    fn matcher(&self) -> Result<Rc<SslMatcher>, JsError> {
+        let mut state = self.state.borrow_mut();
+        if let Some(m) = &state.matcher {
+            return Ok(m.clone());
+        }
+        let (template_image, template) = state.template()?;
+        let (model, image_size) = state.extractor.clone().ok_or_else(|| JsError::new("no extractor weights loaded: call loadExtractor first"))?;
+        let matcher = Rc::new(SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device).map_err(js_error)?);
+        state.matcher = Some(matcher.clone());
+        Ok(matcher)
+    }
+}
+
+/// `maps`, an asynchronous read-back, `decode`: [`Locator::locate`] as a browser must do it.
+async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>, JsError> {
+    let (maps, frame) = locator.maps(image, device);
+    Ok(locator.decode(&read(maps, "the maps").await?, &frame))
+}
+
+fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, JsError> {
+    serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found)).map_err(js_error)
+}
