@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
+# The test suite: lint and types (rustfmt, clippy natively and for wasm, tsc over the npm
+# package), native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
 # tests in headless Chromium (WebGPU vs flex, shipped models in wasm vs native), then the npm
 # package built and packed, and its page-level tests (playwright-core: the tarball and the
 # demo in Chromium).
@@ -8,6 +9,11 @@
 # `.ci/run` installs all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== lint: rustfmt, clippy (native and wasm, warnings are errors)"
+cargo fmt --check
+cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib --test web -- -D warnings
 
 echo "== native tests"
 cargo test --release
@@ -20,4 +26,6 @@ cargo test --release --target wasm32-unknown-unknown --no-default-features --fea
 
 echo "== npm package (pkg/) and its page-level browser tests"
 bash scripts/build-pkg.sh
+echo "== types: tsc --noEmit over pkg/ (checkJs; the Cc2d class against index.d.ts)"
+node_modules/.bin/tsc -p .
 node --test --test-reporter=spec tests/browser/
