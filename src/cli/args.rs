@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
-use cc2d::config::MatchingConfig;
+use cc2d::config::{MatchingConfig, Preset};
 use cc2d::io::dataset::{Dataset, data_root};
 use cc2d::io::image::{self, GreyImage};
 use cc2d::io::landmarks::Template;
+use cc2d::model::DeviceKind;
 
 /// The shipped weights.
 pub const SHIPPED_EXTRACTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/ssl-small.bpk");
@@ -81,6 +82,17 @@ impl TemplateSource {
             }
         })
     }
+}
+
+/// The configuration and where the models run.
+#[derive(Args, Clone, Copy)]
+pub struct ModelArgs {
+    /// The configuration preset (weights that record their configuration use their own).
+    #[arg(long, value_enum, default_value_t)]
+    pub preset: Preset,
+    /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceKind,
 }
 
 /// Which images a detector runs on and what it writes.

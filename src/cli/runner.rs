@@ -10,8 +10,9 @@ use burn::tensor::Device;
 
 use cc2d::io::dataset::{Dataset, Sample};
 use cc2d::io::image;
-use cc2d::io::landmarks::{Detection, Predictions};
+use cc2d::io::landmarks::{Detection, Point, Predictions};
 use cc2d::locate::Locator;
+use cc2d::preprocess::Frame;
 
 use crate::args::Outputs;
 use crate::report::{print_scores, progress};
@@ -81,4 +82,23 @@ fn write_outputs(outputs: &Outputs, detections: &[Detection], samples: &[&Sample
         println!("wrote {}", json.display());
     }
     Ok(predictions)
+}
+
+/// Repairs outlying points with a shape model of all the detections, in model pixels (so
+/// images of different sizes share one frame); says how many points moved. No labels are
+/// read: the detections are their own model (leave-one-out).
+pub fn repair_shapes(found: &mut [Detection], side: usize) {
+    let frames: Vec<Frame> = found.iter().map(|d| Frame::new([d.width, d.height], [side as u32, side as u32])).collect();
+    let shapes: Vec<Vec<Point>> = found.iter().zip(&frames).map(|(d, f)| d.points().into_iter().map(|p| f.to_model(p)).collect()).collect();
+    let (repaired, moved) = cc2d::ssl::shape::repair(&shapes, &Default::default());
+    for ((d, f), (shape, moved)) in found.iter_mut().zip(&frames).zip(repaired.iter().zip(&moved)) {
+        for ((l, p), m) in d.landmarks.iter_mut().zip(shape).zip(moved) {
+            if *m {
+                let q = f.to_original(*p);
+                (l.x, l.y) = (q.x.clamp(0.0, f64::from(d.width) - 1.0), q.y.clamp(0.0, f64::from(d.height) - 1.0));
+            }
+        }
+    }
+    let count = moved.iter().flatten().filter(|&&m| m).count();
+    println!("shape model: moved {count} of {} points", moved.len() * moved.first().map_or(0, Vec::len));
 }

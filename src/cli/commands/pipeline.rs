@@ -6,10 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use cc2d::config::{Preset, SslConfig, TplConfig};
-use cc2d::model::DeviceKind;
+use cc2d::config::{SslConfig, TplConfig};
 
-use crate::args::{CurveArgs, MatchingArgs, Outputs, SHIPPED_EXTRACTOR, TemplateSource};
+use crate::args::{CurveArgs, MatchingArgs, ModelArgs, Outputs, SHIPPED_EXTRACTOR, TemplateSource};
 use crate::commands::{detect, r#match, train_ssl, train_tpl};
 
 #[derive(clap::Args)]
@@ -28,14 +27,12 @@ pub struct Args {
     /// SSL weights to match with, or `train` to train an extractor on the images first.
     #[arg(long, default_value = SHIPPED_EXTRACTOR)]
     ssl_weights: String,
-    #[arg(long, value_enum, default_value_t)]
-    preset: Preset,
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long)]
     ssl_epochs: Option<usize>,
     #[arg(long)]
     tpl_epochs: Option<usize>,
-    #[arg(long, value_enum, default_value_t)]
-    device: DeviceKind,
     #[command(flatten)]
     matching: MatchingArgs,
 }
@@ -47,11 +44,11 @@ pub fn run(a: Args) -> Result<()> {
 
     println!("== 1/4 SSL extractor");
     let ssl_weights = if a.ssl_weights == "train" {
-        let mut config = SslConfig::preset(a.preset);
+        let mut config = SslConfig::preset(a.model.preset);
         if let Some(e) = a.ssl_epochs {
             config.training.epochs = e;
         }
-        train_ssl::train_extractor(&config, &setup.dataset, &a.split, &a.out.join("ssl"), None, a.device)?
+        train_ssl::train_extractor(&config, &setup.dataset, &a.split, &a.out.join("ssl"), None, a.model.device)?
     } else {
         println!("using {}", a.ssl_weights);
         PathBuf::from(&a.ssl_weights)
@@ -63,19 +60,19 @@ pub fn run(a: Args) -> Result<()> {
         println!("reusing {}", pseudo.display());
     } else {
         let partial = a.out.join("pseudo-labels.partial.csv");
-        r#match::pseudo_label(&setup, &ssl_weights, a.preset, &a.matching, &outputs(&a.split, partial.clone(), None), a.device)?;
+        r#match::pseudo_label(&setup, &ssl_weights, a.model, &a.matching, &outputs(&a.split, partial.clone(), None))?;
         std::fs::rename(&partial, &pseudo)?;
     }
 
     println!("== 3/4 detector training (resumes from {})", a.out.join("tpl").display());
-    let mut config = TplConfig::preset(a.preset, setup.template.landmarks.len());
+    let mut config = TplConfig::preset(a.model.preset, setup.template.landmarks.len());
     if let Some(e) = a.tpl_epochs {
         config.epochs = e;
     }
     let start = train_tpl::Start::SslEncoder(ssl_weights);
-    let weights = train_tpl::train_detector(&setup, &pseudo, &config, a.preset, &start, &a.out.join("tpl"), CurveArgs::default(), a.device)?;
+    let weights = train_tpl::train_detector(&setup, &pseudo, &config, a.model, &start, &a.out.join("tpl"), CurveArgs::default())?;
 
     println!("== 4/4 detection");
     let split = a.detect_split.as_deref().unwrap_or(&a.split);
-    detect::detect(&a.source, &weights, a.preset, false, &outputs(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))), a.device)
+    detect::detect(&a.source, &weights, a.model, detect::Detecting::default(), &outputs(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))))
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use cc2d::config::{MatchingConfig, Preset, SslConfig};
+use cc2d::config::{MatchingConfig, SslConfig};
 use cc2d::io::dataset::Dataset;
 use cc2d::io::image;
 use cc2d::locate::Locator;
@@ -13,7 +13,7 @@ use cc2d::preprocess::preprocess;
 use cc2d::ssl::matching::SslMatcher;
 use cc2d::training::RunDir;
 
-use crate::args::{CurveArgs, default_data};
+use crate::args::{CurveArgs, ModelArgs, default_data};
 use crate::report::{Curve, progress, say, show_step, training_progress};
 
 #[derive(clap::Args)]
@@ -24,8 +24,8 @@ pub struct Args {
     /// Split to train on.
     #[arg(long, default_value = "train")]
     split: String,
-    #[arg(long, value_enum, default_value_t)]
-    preset: Preset,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Override the preset's number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -40,20 +40,17 @@ pub struct Args {
     eval_template: String,
     #[command(flatten)]
     curve: CurveArgs,
-    /// cpu (Burn's flex backend) or wgpu (Vulkan, Metal, DX12).
-    #[arg(long, value_enum, default_value_t)]
-    device: DeviceKind,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let mut config = SslConfig::preset(a.preset);
+    let mut config = SslConfig::preset(a.model.preset);
     if let Some(e) = a.epochs {
         config.training.epochs = e;
     }
     if let Some(t) = a.temperature {
         config.training.temperature = t;
     }
-    train_extractor(&config, &Dataset::open(&a.data)?, &a.split, &a.run, Some((&a.eval_template, a.curve)), a.device).map(drop)
+    train_extractor(&config, &Dataset::open(&a.data)?, &a.split, &a.run, Some((&a.eval_template, a.curve)), a.model.device).map(drop)
 }
 
 /// Trains (or resumes) an extractor on the images of `split`; with `curve` (a labelled

@@ -5,17 +5,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use cc2d::config::{Preset, TplConfig};
+use cc2d::config::TplConfig;
 use cc2d::io::image;
 use cc2d::io::landmarks::Predictions;
 use cc2d::locate::Locator;
-use cc2d::model::DeviceKind;
 use cc2d::ssl::SslModel;
 use cc2d::tpl::detect::TplDetector;
 use cc2d::tpl::train::LabelledImage;
 use cc2d::training::RunDir;
 
-use crate::args::{CurveArgs, Setup, TemplateSource};
+use crate::args::{CurveArgs, ModelArgs, Setup, TemplateSource};
 use crate::report::{Curve, progress, say, show_step, training_progress};
 
 #[derive(clap::Args)]
@@ -27,8 +26,8 @@ pub struct Args {
     /// join every batch).
     #[command(flatten)]
     source: TemplateSource,
-    #[arg(long, value_enum, default_value_t)]
-    preset: Preset,
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long)]
     epochs: Option<usize>,
     /// Initialise the encoder from these SSL weights (the small presets share a layout).
@@ -45,8 +44,6 @@ pub struct Args {
     run: PathBuf,
     #[command(flatten)]
     curve: CurveArgs,
-    #[arg(long, value_enum, default_value_t)]
-    device: DeviceKind,
 }
 
 /// Where the detector's weights start.
@@ -71,7 +68,7 @@ impl Start {
 
 pub fn run(a: Args) -> Result<()> {
     let setup = a.source.setup()?;
-    let mut config = TplConfig::preset(a.preset, setup.template.landmarks.len());
+    let mut config = TplConfig::preset(a.model.preset, setup.template.landmarks.len());
     if let Some(e) = a.epochs {
         config.epochs = e;
     }
@@ -83,13 +80,13 @@ pub fn run(a: Args) -> Result<()> {
         (None, Some(ssl)) => Start::SslEncoder(ssl),
         (None, None) => Start::Scratch,
     };
-    train_detector(&setup, &a.pseudo_labels, &config, a.preset, &start, &a.run, a.curve, a.device).map(drop)
+    train_detector(&setup, &a.pseudo_labels, &config, a.model, &start, &a.run, a.curve).map(drop)
 }
 
 /// Trains (or resumes) a detector on the pseudo-labels plus the template; returns the
 /// weights' path.
-#[allow(clippy::too_many_arguments)]
-pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, preset: Preset, start: &Start, run: &Path, curve: CurveArgs, device: DeviceKind) -> Result<PathBuf> {
+pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, model: ModelArgs, start: &Start, run: &Path, curve: CurveArgs) -> Result<PathBuf> {
+    let ModelArgs { preset, device } = model;
     let k = setup.template.landmarks.len();
     let side = config.image_size as u32;
     let labelled = |path: &Path, points: &[cc2d::io::landmarks::Point]| -> Result<LabelledImage> { Ok(LabelledImage::new(&image::load(path)?, points, side)) };
