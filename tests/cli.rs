@@ -74,10 +74,15 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
     assert!(!o.status.success() && err.contains("bad.csv: line 3: \"x\" is not a number"), "{err}");
     let o = cc2d(&["baseline", "--data", d, "--template-id", "nope"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no image with id \"nope\""));
+    // One unreadable image costs that image only: the others are written, the command
+    // fails naming it. (No --split: a dataset without a test split runs on all images.)
     std::fs::write(dir.join("im2.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
-    let o = cc2d(&["baseline", "--data", d, "--split", "all", "--template-id", "im0", "-o", out_csv.to_str().unwrap()]);
+    std::fs::remove_file(&out_csv).unwrap();
+    let o = cc2d(&["baseline", "--data", d, "--template-id", "im0", "-o", out_csv.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("im2.png: corrupt or truncated"), "{err}");
+    assert!(!o.status.success() && err.contains("im2.png: corrupt or truncated") && err.contains("1 of 3 images could not be processed"), "{err}");
+    let written = cc2d::io::landmarks::Predictions::read_csv(&out_csv).unwrap();
+    assert_eq!(written.rows.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["im0", "im1"]);
 }
 
 /// The whole one-shot path through the CLI, briefly: SSL training and matching (whose
@@ -200,4 +205,18 @@ fn calibrate_then_judge_the_confidence() {
     let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path("eval.json")).unwrap()).unwrap();
     let bias = &eval["all"]["landmarks"][0]["bias_mm"];
     assert!(bias["dx"].is_f64() && bias["scatter"].is_f64(), "{eval}");
+}
+
+/// The shipped detector is built into the binary: `detect` with its defaults works from any
+/// folder, here on a folder of unlabelled images (no split named: all of them).
+#[test]
+fn the_shipped_detector_needs_no_checkout_and_a_plain_folder_needs_no_split() {
+    let dir = std::env::temp_dir().join(format!("cc2d-cli-folder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    write_image(&dir.join("scan.png"), 0, 0);
+    let o = Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(&dir).args(["detect", "--data", ".", "-o", "found.csv"]).output().unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let found = cc2d::io::landmarks::Predictions::read_csv(&dir.join("found.csv")).unwrap();
+    assert_eq!(found.rows.len(), 1);
+    assert_eq!(found.rows[0].1.len(), 19);
 }

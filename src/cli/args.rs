@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use cc2d::config::{MatchingConfig, Preset};
@@ -12,9 +12,40 @@ use cc2d::io::image::{self, GreyImage};
 use cc2d::io::landmarks::Template;
 use cc2d::model::DeviceKind;
 
-/// The shipped weights.
-pub const SHIPPED_EXTRACTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/ssl-small.bpk");
-pub const SHIPPED_DETECTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/tpl-small.bpk");
+/// Model weights: a file, or the shipped model's, which the binary carries (an installed
+/// `cc2d` needs no checkout to find them).
+#[derive(Clone, Debug)]
+pub enum Weights {
+    Shipped { bytes: &'static [u8], name: &'static str },
+    File(PathBuf),
+}
+
+impl Weights {
+    pub const EXTRACTOR: Self = Self::Shipped { bytes: include_bytes!("../../weights/ssl-small.bpk"), name: "the shipped extractor (weights/ssl-small.bpk)" };
+    pub const DETECTOR: Self = Self::Shipped { bytes: include_bytes!("../../weights/tpl-small.bpk"), name: "the shipped detector (weights/tpl-small.bpk)" };
+
+    /// `path`, else `shipped`.
+    pub fn or(path: Option<&Path>, shipped: Self) -> Self {
+        path.map_or(shipped, |p| Self::File(p.to_path_buf()))
+    }
+
+    /// The bytes, and a name for messages.
+    pub fn read(&self) -> Result<(Vec<u8>, String)> {
+        Ok(match self {
+            Self::Shipped { bytes, name } => (bytes.to_vec(), name.to_string()),
+            Self::File(path) => (std::fs::read(path).with_context(|| format!("{}: cannot read the weights", path.display()))?, path.display().to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Shipped { name, .. } => f.write_str(name),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
 
 /// The dataset every command reads by default.
 pub fn default_data() -> PathBuf {
@@ -98,9 +129,10 @@ pub struct ModelArgs {
 /// Which images a detector runs on and what it writes.
 #[derive(Args, Clone)]
 pub struct Outputs {
-    /// Split of the dataset to run on (ISBI: train, test1, test2, test, all).
-    #[arg(long, default_value = "test")]
-    pub split: String,
+    /// Split of the dataset to run on (ISBI: train, test1, test2, test, all). Default: test
+    /// where the dataset has one, else all (a hand10-style set, a folder of images).
+    #[arg(long)]
+    pub split: Option<String>,
     /// Predictions CSV to write.
     #[arg(long, short, default_value = "predictions.csv")]
     pub out: PathBuf,
@@ -111,6 +143,13 @@ pub struct Outputs {
     /// already uses every core).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+impl Outputs {
+    /// The split to run on in `dataset`.
+    pub fn split<'a>(&'a self, dataset: &'a Dataset) -> &'a str {
+        self.split.as_deref().unwrap_or_else(|| dataset.default_split())
+    }
 }
 
 /// Which images to run on, and with which template.

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 use cc2d::io::dataset::{Dataset, Sample};
@@ -33,21 +33,42 @@ pub fn run_detector(
     default_threads: Option<usize>,
     post: impl FnOnce(&mut [Detection]),
 ) -> Result<()> {
-    let samples = dataset.split(&outputs.split)?;
+    let split = outputs.split(dataset);
+    let samples = dataset.split(split)?;
     let start = Instant::now();
-    let mut detections = detect_all(&samples, outputs.threads.or(default_threads), what, |s| {
+    let results = detect_all(&samples, outputs.threads.or(default_threads), what, |s| {
         let img = image::load(&s.image_path)?;
         Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?))
-    })?;
-    post(&mut detections);
+    });
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
-    let predictions = write_outputs(outputs, &detections, &samples)?;
-    print_scores(dataset, &predictions, std::slice::from_ref(&outputs.split), None, false, true).map(drop)
+    // One image that cannot be read costs that image only: the others are written and
+    // scored, the failures listed, and the command fails at the end.
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for (sample, result) in samples.iter().zip(results) {
+        match result {
+            Ok(d) => done.push((*sample, d)),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    let (done_samples, mut detections): (Vec<&Sample>, Vec<Detection>) = done.into_iter().unzip();
+    post(&mut detections);
+    let predictions = write_outputs(outputs, &detections, &done_samples)?;
+    if !predictions.rows.is_empty() {
+        print_scores(dataset, &predictions, &[split.to_string()], None, false, failed.is_empty())?;
+    }
+    for e in &failed {
+        eprintln!("skipped: {e}");
+    }
+    if !failed.is_empty() {
+        bail!("{} of {} images could not be processed (listed above); the other {} were written to {}", failed.len(), samples.len(), predictions.rows.len(), outputs.out.display());
+    }
+    Ok(())
 }
 
-/// Runs `detect` over samples on a pool of threads, in order, with a progress bar.
-fn detect_all<F>(samples: &[&Sample], threads: Option<usize>, what: &str, detect: F) -> Result<Vec<Detection>>
+/// Runs `detect` over samples on a pool of threads, in order, with a progress bar; one
+/// result per sample.
+fn detect_all<F>(samples: &[&Sample], threads: Option<usize>, what: &str, detect: F) -> Vec<cc2d::Result<Detection>>
 where
     F: Fn(&Sample) -> cc2d::Result<Detection> + Sync,
 {
@@ -70,7 +91,7 @@ where
         }
     });
     bar.finish();
-    results.into_iter().map(|r| r.into_inner().expect("no worker panicked").expect("every sample was processed").map_err(Into::into)).collect()
+    results.into_iter().map(|r| r.into_inner().expect("no worker panicked").expect("every sample was processed")).collect()
 }
 
 fn write_outputs(outputs: &Outputs, detections: &[Detection], samples: &[&Sample]) -> Result<Predictions> {

@@ -154,6 +154,12 @@ impl Dataset {
         Ok(Self { name: root.display().to_string(), root: root.into(), landmark_names: Vec::new(), samples, splits: vec![("all".into(), all)] })
     }
 
+    /// The split a detector runs on by default: the held-out images where the dataset has
+    /// them (`test`), else all of them.
+    pub fn default_split(&self) -> &str {
+        if self.splits.iter().any(|(n, _)| n == "test") { "test" } else { "all" }
+    }
+
     pub fn split_names(&self) -> Vec<&str> {
         self.splits.iter().map(|(n, _)| n.as_str()).collect()
     }

@@ -29,6 +29,6 @@ pub fn run(a: Args) -> Result<()> {
     };
     let matcher = NccMatcher::new(&setup.template_image()?, &setup.template, config)?;
     let outputs = &a.run.outputs;
-    println!("NCC baseline: template {} ({} landmarks), {} of {}", setup.template.image, setup.template.landmarks.len(), outputs.split, setup.dataset.name);
+    println!("NCC baseline: template {} ({} landmarks), {} of {}", setup.template.image, setup.template.landmarks.len(), outputs.split(&setup.dataset), setup.dataset.name);
     run_detector(&matcher, &Device::flex(), &setup.dataset, &setup.template.names(), outputs, "ncc", None, |_| ())
 }

@@ -1,6 +1,6 @@
 //! `cc2d detect`: the trained CC2D-TPL detector.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -8,16 +8,16 @@ use cc2d::io::landmarks::Template;
 use cc2d::locate::Locator;
 use cc2d::tpl::detect::TplDetector;
 
-use crate::args::{ModelArgs, Outputs, RunArgs, SHIPPED_DETECTOR, TemplateSource};
+use crate::args::{ModelArgs, Outputs, RunArgs, TemplateSource, Weights};
 use crate::runner::{repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     run: RunArgs,
-    /// Detector weights (burnpack, f32 or f16); by default the shipped ISBI detector.
-    #[arg(long, default_value = SHIPPED_DETECTOR)]
-    weights: PathBuf,
+    /// Detector weights (burnpack, f32 or f16). Default: the shipped ISBI detector (built in).
+    #[arg(long)]
+    weights: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     /// Test-time augmentation: four shifted copies as well, the median answer kept (≈ 5× the
@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    detect(&a.run.source, &a.weights, a.model, Detecting { tta: a.tta, repair_shapes: a.repair_shapes }, &a.run.outputs)
+    detect(&a.run.source, &Weights::or(a.weights.as_deref(), Weights::DETECTOR), a.model, Detecting { tta: a.tta, repair_shapes: a.repair_shapes }, &a.run.outputs)
 }
 
 /// How `detect` runs the detector.
@@ -45,7 +45,7 @@ pub struct Detecting {
 /// Detects on every image of `outputs.split`. The template (a JSON file, or the dataset's
 /// labelled image) names the landmarks and must agree with the weights; without one, the
 /// names stored in the weights are used.
-pub fn detect(source: &TemplateSource, weights: &Path, model: ModelArgs, how: Detecting, outputs: &Outputs) -> Result<()> {
+pub fn detect(source: &TemplateSource, weights: &Weights, model: ModelArgs, how: Detecting, outputs: &Outputs) -> Result<()> {
     let dataset = source.dataset()?;
     let device = cc2d::model::device(model.device)?;
     let template = match source.resolve(&dataset) {
@@ -53,9 +53,10 @@ pub fn detect(source: &TemplateSource, weights: &Path, model: ModelArgs, how: De
         Err(_) if source.template.is_none() => None,
         Err(e) => return Err(e),
     };
-    let detector = TplDetector::load(weights, model.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?.with_tta(how.tta);
+    let (bytes, weights_name) = weights.read()?;
+    let detector = TplDetector::from_bytes(bytes, &weights_name, model.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?.with_tta(how.tta);
     let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
-    println!("CC2D-TPL detection: weights {}, {} landmarks, {} of {}", weights.display(), names.len(), outputs.split, dataset.name);
+    println!("CC2D-TPL detection: weights {}, {} landmarks, {} of {}", weights, names.len(), outputs.split(&dataset), dataset.name);
     let side = detector.config().image_size;
     run_detector(&detector, &device, &dataset, &names, outputs, "detect", Some(1), |found| {
         if how.repair_shapes {

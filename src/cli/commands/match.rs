@@ -1,22 +1,22 @@
 //! `cc2d match`: CC2D-SSL matching against the template, which gives the pseudo-labels.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
 use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 
-use crate::args::{MatchingArgs, ModelArgs, Outputs, RunArgs, SHIPPED_EXTRACTOR, Setup};
+use crate::args::{MatchingArgs, ModelArgs, Outputs, RunArgs, Setup, Weights};
 use crate::runner::{repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     run: RunArgs,
-    /// SSL weights (burnpack, f32 or f16). Default: the shipped small model.
-    #[arg(long, default_value = SHIPPED_EXTRACTOR)]
-    weights: PathBuf,
+    /// SSL weights (burnpack, f32 or f16). Default: the shipped small model (built in).
+    #[arg(long)]
+    weights: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -24,16 +24,24 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    pseudo_label(&a.run.source.setup()?, &a.weights, a.model, &a.matching, &a.run.outputs)
+    pseudo_label(&a.run.source.setup()?, &Weights::or(a.weights.as_deref(), Weights::EXTRACTOR), a.model, &a.matching, &a.run.outputs)
 }
 
 /// Matches every image of `outputs.split` against the template and writes the results.
-pub fn pseudo_label(setup: &Setup, weights: &Path, model: ModelArgs, matching: &MatchingArgs, outputs: &Outputs) -> Result<()> {
+pub fn pseudo_label(setup: &Setup, weights: &Weights, model: ModelArgs, matching: &MatchingArgs, outputs: &Outputs) -> Result<()> {
     let device = cc2d::model::device(model.device)?;
-    let (model, config) = SslModel::load(weights, model.preset, &device)?;
+    let (bytes, weights_name) = weights.read()?;
+    let (model, config) = SslModel::from_bytes(bytes, &weights_name, model.preset, &device)?;
     let template = &setup.template;
     let matcher = SslMatcher::new(model, config.image_size, matching.config(), &setup.template_image()?, template, &device)?;
-    println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}", weights.display(), template.image, template.landmarks.len(), outputs.split, setup.dataset.name);
+    println!(
+        "CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}",
+        weights,
+        template.image,
+        template.landmarks.len(),
+        outputs.split(&setup.dataset),
+        setup.dataset.name
+    );
     let repair = matching.repair_shapes;
     run_detector(&matcher, &device, &setup.dataset, &template.names(), outputs, "match", Some(1), |found| {
         if repair {

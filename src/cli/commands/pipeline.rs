@@ -2,13 +2,13 @@
 //! extractor (shipped or trained), SSL matching → pseudo-labels, detector training,
 //! detection. Each stage's output is kept, so a rerun resumes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use cc2d::config::{SslConfig, TplConfig};
 
-use crate::args::{CurveArgs, MatchingArgs, ModelArgs, Outputs, SHIPPED_EXTRACTOR, TemplateSource};
+use crate::args::{CurveArgs, MatchingArgs, ModelArgs, Outputs, TemplateSource, Weights};
 use crate::commands::{detect, r#match, train_ssl, train_tpl};
 
 #[derive(clap::Args)]
@@ -25,8 +25,9 @@ pub struct Args {
     #[arg(long, default_value = "runs/pipeline")]
     out: PathBuf,
     /// SSL weights to match with, or `train` to train an extractor on the images first.
-    #[arg(long, default_value = SHIPPED_EXTRACTOR)]
-    ssl_weights: String,
+    /// Default: the shipped extractor (built in).
+    #[arg(long)]
+    ssl_weights: Option<String>,
     #[command(flatten)]
     model: ModelArgs,
     #[arg(long)]
@@ -40,18 +41,19 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let setup = a.source.setup()?;
-    let outputs = |split: &str, out: PathBuf, json: Option<PathBuf>| Outputs { split: split.to_string(), out, json, threads: None };
+    let outputs = |split: &str, out: PathBuf, json: Option<PathBuf>| Outputs { split: Some(split.to_string()), out, json, threads: None };
 
     println!("== 1/4 SSL extractor");
-    let ssl_weights = if a.ssl_weights == "train" {
+    let ssl_weights = if a.ssl_weights.as_deref() == Some("train") {
         let mut config = SslConfig::preset(a.model.preset);
         if let Some(e) = a.ssl_epochs {
             config.training.epochs = e;
         }
-        train_ssl::train_extractor(&config, &setup.dataset, &a.split, &a.out.join("ssl"), None, a.model.device)?
+        Weights::File(train_ssl::train_extractor(&config, &setup.dataset, &a.split, &a.out.join("ssl"), None, a.model.device)?)
     } else {
-        println!("using {}", a.ssl_weights);
-        PathBuf::from(&a.ssl_weights)
+        let weights = Weights::or(a.ssl_weights.as_deref().map(Path::new), Weights::EXTRACTOR);
+        println!("using {weights}");
+        weights
     };
 
     println!("== 2/4 pseudo-labels (SSL matching)");
@@ -74,5 +76,5 @@ pub fn run(a: Args) -> Result<()> {
 
     println!("== 4/4 detection");
     let split = a.detect_split.as_deref().unwrap_or(&a.split);
-    detect::detect(&a.source, &weights, a.model, detect::Detecting::default(), &outputs(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))))
+    detect::detect(&a.source, &Weights::File(weights), a.model, detect::Detecting::default(), &outputs(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))))
 }

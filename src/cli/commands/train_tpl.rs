@@ -14,7 +14,7 @@ use cc2d::tpl::detect::TplDetector;
 use cc2d::tpl::train::LabelledImage;
 use cc2d::training::RunDir;
 
-use crate::args::{CurveArgs, ModelArgs, Setup, TemplateSource};
+use crate::args::{CurveArgs, ModelArgs, Setup, TemplateSource, Weights};
 use crate::report::{Curve, progress, say, show_step, training_progress};
 
 #[derive(clap::Args)]
@@ -52,7 +52,7 @@ pub enum Start {
     Scratch,
     /// The encoder from trained SSL extractor weights (the paper starts from ImageNet VGG19,
     /// which we cannot get).
-    SslEncoder(PathBuf),
+    SslEncoder(Weights),
     /// A trained detector (a second round).
     Detector(PathBuf),
 }
@@ -61,7 +61,8 @@ impl Start {
     fn describe(&self) -> String {
         match self {
             Self::Scratch => "scratch".into(),
-            Self::SslEncoder(p) | Self::Detector(p) => p.display().to_string(),
+            Self::SslEncoder(w) => w.to_string(),
+            Self::Detector(p) => p.display().to_string(),
         }
     }
 }
@@ -77,7 +78,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let start = match (a.init_weights, a.ssl_weights) {
         (Some(detector), _) => Start::Detector(detector),
-        (None, Some(ssl)) => Start::SslEncoder(ssl),
+        (None, Some(ssl)) => Start::SslEncoder(Weights::File(ssl)),
         (None, None) => Start::Scratch,
     };
     train_detector(&setup, &a.pseudo_labels, &config, a.model, &start, &a.run, a.curve).map(drop)
@@ -109,11 +110,12 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
     let device = cc2d::model::device(device)?;
     let (start_model, encoder) = match start {
         Start::Scratch => (None, None),
-        Start::SslEncoder(path) => {
-            let (ssl, ssl_config) = SslModel::load(path, preset, &device)?;
+        Start::SslEncoder(weights) => {
+            let (bytes, name) = weights.read()?;
+            let (ssl, ssl_config) = SslModel::from_bytes(bytes, &name, preset, &device)?;
             let e = &ssl_config.extractor;
             if e.encoder_widths != config.detector.encoder_widths || e.encoder_depths != config.detector.encoder_depths {
-                bail!("{}: the SSL extractor's encoder differs from the detector's: cannot initialise from it", path.display());
+                bail!("{weights}: the SSL extractor's encoder differs from the detector's: cannot initialise from it");
             }
             (None, Some(ssl.image_encoder()))
         }
