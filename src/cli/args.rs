@@ -161,6 +161,19 @@ pub struct RunArgs {
     pub outputs: Outputs,
 }
 
+/// A trained model over a dataset: the images and template, the weights, the configuration
+/// and device.
+#[derive(Args)]
+pub struct ModelRunArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Weights (burnpack, f32 or f16). Default: the shipped model's (built in).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
 /// How matching reads the similarity maps (README, "Results": the ablation). The defaults
 /// are the shipped setting.
 #[derive(Args, Clone)]

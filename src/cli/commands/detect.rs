@@ -1,25 +1,18 @@
 //! `cc2d detect`: the trained CC2D-TPL detector.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
 use cc2d::io::landmarks::Template;
 use cc2d::locate::Locator;
 use cc2d::tpl::detect::TplDetector;
 
-use crate::args::{ModelArgs, Outputs, RunArgs, TemplateSource, Weights};
+use crate::args::{ModelArgs, ModelRunArgs, Outputs, TemplateSource, Weights};
 use crate::runner::{repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    run: RunArgs,
-    /// Detector weights (burnpack, f32 or f16). Default: the shipped ISBI detector (built in).
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    #[command(flatten)]
-    model: ModelArgs,
+    common: ModelRunArgs,
     /// Test-time augmentation: four shifted copies as well, the median answer kept (≈ 5× the
     /// forward time).
     #[arg(long)]
@@ -32,7 +25,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    detect(&a.run.source, &Weights::or(a.weights.as_deref(), Weights::DETECTOR), a.model, Detecting { tta: a.tta, repair_shapes: a.repair_shapes }, &a.run.outputs)
+    let c = &a.common;
+    detect(&c.run.source, &Weights::or(c.weights.as_deref(), Weights::DETECTOR), c.model, Detecting { tta: a.tta, repair_shapes: a.repair_shapes }, &c.run.outputs)
 }
 
 /// How `detect` runs the detector.

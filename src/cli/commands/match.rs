@@ -1,30 +1,24 @@
 //! `cc2d match`: CC2D-SSL matching against the template, which gives the pseudo-labels.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
 use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 
-use crate::args::{MatchingArgs, ModelArgs, Outputs, RunArgs, Setup, Weights};
+use crate::args::{MatchingArgs, ModelArgs, ModelRunArgs, Outputs, Setup, Weights};
 use crate::runner::{repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    run: RunArgs,
-    /// SSL weights (burnpack, f32 or f16). Default: the shipped small model (built in).
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    #[command(flatten)]
-    model: ModelArgs,
+    common: ModelRunArgs,
     #[command(flatten)]
     matching: MatchingArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    pseudo_label(&a.run.source.setup()?, &Weights::or(a.weights.as_deref(), Weights::EXTRACTOR), a.model, &a.matching, &a.run.outputs)
+    let c = &a.common;
+    pseudo_label(&c.run.source.setup()?, &Weights::or(c.weights.as_deref(), Weights::EXTRACTOR), c.model, &a.matching, &c.run.outputs)
 }
 
 /// Matches every image of `outputs.split` against the template and writes the results.
