@@ -11,7 +11,7 @@ cargo build --release --target wasm32-unknown-unknown --no-default-features --fe
 rm -rf pkg/wasm pkg/weights pkg/*.tgz
 wasm-bindgen --target web --out-dir pkg/wasm --out-name cc2d "$target/wasm32-unknown-unknown/release/cc2d.wasm"
 raw=$(stat -c %s pkg/wasm/cc2d_bg.wasm)
-node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd \
   pkg/wasm/cc2d_bg.wasm -o pkg/wasm/cc2d_bg.opt.wasm
 mv pkg/wasm/cc2d_bg.opt.wasm pkg/wasm/cc2d_bg.wasm
 rm -f pkg/wasm/.gitignore pkg/wasm/package.json
