@@ -10,8 +10,9 @@ export type ImageSource =
   | HTMLCanvasElement
   | OffscreenCanvas;
 
-/** Weights: a URL to fetch (the browser's HTTP cache applies) or the bytes themselves. */
-export type WeightsSource = URL | string | ArrayBuffer | Uint8Array;
+/** Weights: a URL to fetch (the browser's HTTP cache applies; a relative string resolves
+ * against the page, also for `Cc2dWorker`), the bytes themselves, or a Blob/File. */
+export type WeightsSource = URL | string | ArrayBuffer | Uint8Array | Blob;
 
 export interface CreateOptions {
   /** `"auto"` (default) uses WebGPU when the browser has an adapter, else the CPU. */

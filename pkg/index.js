@@ -38,9 +38,19 @@ function asUint8(x) {
   return x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 }
 
-/** Weights from a URL (fetched with the browser's HTTP cache) or bytes. */
+/**
+ * One model's weights as given: a URL or string (fetched), bytes, or a Blob/File.
+ * @param {unknown} x
+ * @returns {x is import("./index.js").WeightsSource}
+ */
+function isWeightsSource(x) {
+  return isBytes(x) || typeof x === "string" || x instanceof URL || (typeof Blob !== "undefined" && x instanceof Blob);
+}
+
+/** Weights from a URL (fetched with the browser's HTTP cache), bytes or a Blob/File. */
 async function weightBytes(source, what) {
   if (isBytes(source)) return asUint8(source);
+  if (typeof Blob !== "undefined" && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
   const url = source instanceof URL ? source : new URL(String(source), globalThis.location?.href);
   let response;
   try {
@@ -121,15 +131,20 @@ export class Cc2d {
   }
 
   /**
-   * @param {object} [options]
-   * @param {"auto"|"webgpu"|"cpu"} [options.backend="auto"]
-   * @param {URL|string|ArrayBuffer|Uint8Array|{detector?: URL|string|ArrayBuffer|Uint8Array, extractor?: URL|string|ArrayBuffer|Uint8Array}} [options.weights]
-   *   detector weights (or both), default the shipped model
-   * @param {URL|string} [options.wasm] where the .wasm file is served, default beside this file
+   * `weights`: detector weights (or both models'), default the shipped model; `wasm`: where
+   * the .wasm file is served, default beside this file.
+   * @param {import("./index.js").CreateOptions} [options]
    */
   static async create({ backend = "auto", weights, wasm } = {}) {
     await loadWasm(wasm);
-    const single = weights !== undefined && (isBytes(weights) || typeof weights === "string" || weights instanceof URL);
+    const single = weights !== undefined && isWeightsSource(weights);
+    if (weights != null && !single && (typeof weights !== "object" || Object.keys(weights).some((k) => k !== "detector" && k !== "extractor"))) {
+      throw new TypeError("cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those");
+    }
+    for (const which of ["detector", "extractor"]) {
+      const w = single ? undefined : weights?.[which];
+      if (w != null && !isWeightsSource(w)) throw new TypeError(`cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`);
+    }
     const sources = {
       detector: (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
       extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
@@ -303,7 +318,7 @@ export class Cc2d {
 
   async #loadDetector(source) {
     try {
-      this.#engine.loadDetector(await weightBytes(source, "detector"), String(isBytes(source) ? "detector" : source));
+      this.#engine.loadDetector(await weightBytes(source, "detector"), weightsName(source, "detector"));
     } catch (e) {
       this.#detectorError = new Error(`cc2d: the detector weights could not be loaded: ${e instanceof Error ? e.message : e}`);
       throw this.#detectorError;
@@ -313,7 +328,7 @@ export class Cc2d {
   async #loadExtractor() {
     if (this.#extractorLoaded) return;
     const source = this.#weights.extractor;
-    this.#engine.loadExtractor(await weightBytes(source, "extractor"), String(isBytes(source) ? "extractor" : source));
+    this.#engine.loadExtractor(await weightBytes(source, "extractor"), weightsName(source, "extractor"));
     this.#extractorLoaded = true;
   }
 
@@ -334,6 +349,12 @@ export class Cc2d {
       img.free();
     }
   }
+}
+
+/** How weights are named in messages: the URL, the file's name, else what they are. */
+function weightsName(source, what) {
+  if (typeof File !== "undefined" && source instanceof File) return source.name;
+  return isBytes(source) || (typeof Blob !== "undefined" && source instanceof Blob) ? what : String(source);
 }
 
 function finite(v, i) {

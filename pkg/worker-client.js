@@ -40,8 +40,17 @@ export class Cc2dWorker {
   static async create(options = {}) {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     const client = new Cc2dWorker(worker);
+    // URLs cannot cross into a worker, and a relative string would resolve against
+    // worker.js there: both become absolute strings against this page. Bytes and Blobs
+    // cross as they are.
+    const absolute = (v) => (v instanceof URL ? v.href : typeof v === "string" ? new URL(v, globalThis.location?.href).href : v);
     const resolved = { ...options };
-    if (resolved.weights instanceof URL) resolved.weights = resolved.weights.href;
+    if (resolved.wasm != null) resolved.wasm = absolute(resolved.wasm);
+    const w = resolved.weights;
+    if (w instanceof URL || typeof w === "string") resolved.weights = absolute(w);
+    else if (w != null && typeof w === "object" && !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && !(w instanceof Blob)) {
+      resolved.weights = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, absolute(v)]));
+    }
     const { backend, adapter } = await client.#call("create", [resolved]);
     client.backend = backend;
     client.adapter = adapter;

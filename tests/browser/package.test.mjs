@@ -63,8 +63,28 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       const inWorker = await worker.detect(blob, { name: "151.jpg" });
       const tta = await worker.detect(blob, { name: "151.jpg", tta: true });
       await worker.dispose();
-      return { direct, again, inWorker, tta };
+      // Weights as a Blob (a File from a picker) are used, never silently replaced by the
+      // default model: the shipped detector's bytes as a Blob detect alike, junk is refused.
+      const weightsBlob = await (await fetch("/node_modules/cc2d/weights/tpl-small.bpk")).blob();
+      const fromBlob = await Cc2d.create({ backend: "cpu", weights: weightsBlob });
+      const blobFound = await fromBlob.detect(blob, { name: "151.jpg" });
+      await fromBlob.dispose();
+      const junk = await Cc2d.create({ backend: "cpu", weights: new Blob(["not weights"]) });
+      const junkError = await junk.detect(blob).then(() => "loaded", (e) => e.message);
+      await junk.dispose();
+      // A URL object inside `weights` crosses into the worker, and a relative string resolves
+      // against this page, not against worker.js.
+      const nested = await Cc2dWorker.create({
+        backend: "cpu",
+        weights: { detector: "node_modules/cc2d/weights/tpl-small.bpk", extractor: new URL("/node_modules/cc2d/weights/ssl-small.bpk", location.href) },
+      });
+      const nestedFound = await nested.detect(blob, { name: "151.jpg" });
+      await nested.dispose();
+      return { direct, again, inWorker, tta, blobFound, junkError, nestedFound };
     });
+    assert.ok(maxDistance(r.blobFound.landmarks, r.direct.landmarks) < 1e-6, "weights given as a Blob detect as the shipped ones");
+    assert.match(r.junkError, /detector weights could not be loaded/);
+    assert.ok(maxDistance(r.nestedFound.landmarks, r.direct.landmarks) < 1e-6, "nested URL and relative weights in the worker");
     const d = maxDistance(r.direct.landmarks, recorded.landmarks);
     t.diagnostic(`page (cpu): ${r.direct.milliseconds.toFixed(0)} ms then ${r.again.milliseconds.toFixed(0)} ms; max distance to the native CLI ${d.toExponential(2)} px`);
     assert.ok(d <= 1, `moved ${d} px from the native record`);
