@@ -25,6 +25,21 @@ fn data(sub: &str) -> Option<PathBuf> {
     None
 }
 
+/// Every radiograph of both datasets decodes under the strict JPEG decoding (a truncated
+/// file is refused) to exactly the pixels of `image`'s lenient decoding.
+#[test]
+fn every_dataset_image_decodes_strictly_to_the_lenient_pixels() {
+    for name in ["isbi2015", "hand10"] {
+        let Some(root) = data(name) else { return };
+        for s in &Dataset::open(&root).unwrap().samples {
+            let bytes = std::fs::read(&s.image_path).unwrap();
+            let strict = image::decode(&bytes, &s.id).unwrap_or_else(|e| panic!("{e}"));
+            let lenient = ::image::load_from_memory(&bytes).unwrap().to_luma32f().into_raw();
+            assert!(strict.pixels == lenient, "{}: strict and lenient decoding differ", s.image_path.display());
+        }
+    }
+}
+
 #[test]
 fn isbi_splits_and_ground_truth() {
     let Some(root) = data("isbi2015") else { return };

@@ -75,9 +75,50 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(4 * u64::from(MAX_SIDE) * u64::from(MAX_SIDE));
     reader.limits(limits);
-    let decoded = reader.decode().map_err(corrupt)?;
+    let decoded = if format == ImageFormat::Jpeg {
+        decode_jpeg_strictly(bytes).map_err(|reason| Error::CorruptImage { source_name: source_name.into(), reason })?
+    } else {
+        reader.decode().map_err(corrupt)?
+    };
     let grey = decoded.to_luma32f();
     GreyImage::new(width, height, grey.into_raw())
+}
+
+/// A JPEG through zune-jpeg in strict mode. `image` decodes JPEGs leniently, as browsers do:
+/// a file cut short becomes a picture padded with grey, in which a detector would happily
+/// place every landmark; a radiograph must be whole or refused. The same decoder with the
+/// output colour space `image` asks for, so a valid file gives the same pixels.
+fn decode_jpeg_strictly(bytes: &[u8]) -> std::result::Result<image::DynamicImage, String> {
+    use image::{DynamicImage, ImageBuffer};
+    use zune_core::colorspace::ColorSpace;
+    let side = MAX_SIDE as usize;
+    let options = zune_core::options::DecoderOptions::default().set_strict_mode(true).set_max_width(side).set_max_height(side);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(|e| e.to_string())?;
+    let (Some((width, height)), Some(input)) = (decoder.dimensions(), decoder.input_colorspace()) else { return Err("no image header".into()) };
+    let output = match input {
+        ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA => input,
+        _ => ColorSpace::RGB,
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(output));
+    let pixels = decoder.decode().map_err(|e| e.to_string())?;
+    let channels = match output {
+        ColorSpace::Luma => 1,
+        ColorSpace::LumaA => 2,
+        ColorSpace::RGBA => 4,
+        _ => 3,
+    };
+    if pixels.len() != width * height * channels {
+        return Err(format!("{} bytes of pixels for a {width}×{height} image", pixels.len()));
+    }
+    let (w, h) = (width as u32, height as u32);
+    let whole = "length checked above";
+    Ok(match output {
+        ColorSpace::Luma => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, pixels).expect(whole)),
+        ColorSpace::LumaA => DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, pixels).expect(whole)),
+        ColorSpace::RGBA => DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, pixels).expect(whole)),
+        _ => DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, pixels).expect(whole)),
+    })
 }
 
 /// Takes RGBA pixels, 8 bits each (a canvas's `ImageData`), to grey as [`decode`] does.
@@ -129,6 +170,21 @@ mod tests {
         let img = decode(&encode(&src, ImageFormat::Jpeg), "ramp.jpg").unwrap();
         assert_eq!((img.width, img.height), (7, 5));
         assert!(img.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    /// A JPEG cut short is refused (the lenient decoder would pad it with grey), and a whole
+    /// one gives exactly the pixels `image`'s own decoding gives.
+    #[test]
+    fn a_truncated_jpeg_is_refused_and_a_whole_one_decodes_as_image_does() {
+        let src: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_fn(160, 120, |x, y| Rgb([(x * 3 % 256) as u8, (y * 5 % 256) as u8, ((x ^ y) % 256) as u8]));
+        let jpeg = encode(&src, ImageFormat::Jpeg);
+        let whole = decode(&jpeg, "whole.jpg").unwrap();
+        let lenient = image::load_from_memory_with_format(&jpeg, ImageFormat::Jpeg).unwrap().to_luma32f().into_raw();
+        assert_eq!(whole.pixels, lenient);
+        let cut = &jpeg[..jpeg.len() / 2];
+        assert!(image::load_from_memory_with_format(cut, ImageFormat::Jpeg).is_ok(), "the lenient decoder accepts the cut file");
+        let e = decode(cut, "cut.jpg").unwrap_err().to_string();
+        assert!(e.starts_with("cut.jpg: corrupt or truncated image"), "{e}");
     }
 
     #[test]
