@@ -220,3 +220,44 @@ fn the_shipped_detector_needs_no_checkout_and_a_plain_folder_needs_no_split() {
     assert_eq!(found.rows.len(), 1);
     assert_eq!(found.rows[0].1.len(), 19);
 }
+
+/// Image files named on the command line (a quoted pattern that cc2d expands itself): no
+/// dataset folder is needed, a bad file is reported and skipped and the exit status says so;
+/// `--shard i/n` splits a run so that the shards' CSVs, concatenated, equal one run's.
+#[test]
+fn files_on_the_command_line_and_shards_that_merge_into_one_run() {
+    let dir = std::env::temp_dir().join(format!("cc2d-cli-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..5 {
+        write_image(&dir.join(format!("scan{i}.png")), 3 * i, -2 * i);
+    }
+    std::fs::write(dir.join("broken.png"), b"\x89PNG\r\n\x1a\n cut here").unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(&dir).env_remove("CC2D_DATA").args(args).output().unwrap();
+    let rows = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap().lines().map(str::to_string).collect::<Vec<_>>();
+
+    let o = run(&["detect", "scan*.png", "broken.png", "-o", "all.csv"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("broken.png") && err.contains("1 of 6 images could not be processed"), "{err}");
+    let all = rows("all.csv");
+    assert_eq!(all.len(), 1 + 5, "{all:?}");
+    assert!(all[1].starts_with("scan0,") && all[5].starts_with("scan4,"));
+
+    let mut merged = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let out = format!("shard{}.csv", &shard[..1]);
+        let o = run(&["detect", "scan*.png", "--shard", shard, "-o", &out]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r = rows(&out);
+        merged.extend(if merged.is_empty() { &r[..] } else { &r[1..] }.iter().cloned());
+    }
+    assert_eq!(merged, all, "the shards' rows, concatenated, are one run's");
+
+    let o = run(&["detect", "scan*.png", "--shard", "2/2"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("the index must be below the count"));
+    let o = run(&["detect", "nothing*.png"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("nothing*.png: no file matches this pattern"));
+    // The default dataset is found from the working directory (or $CC2D_DATA), never from
+    // where the binary was built.
+    let help = String::from_utf8_lossy(&run(&["detect", "--help"]).stdout).into_owned();
+    assert!(help.contains("[default: ../shared/data/isbi2015]"), "{help}");
+}

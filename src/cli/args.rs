@@ -129,10 +129,20 @@ pub struct ModelArgs {
 /// Which images a detector runs on and what it writes.
 #[derive(Args, Clone)]
 pub struct Outputs {
+    /// Image files to run on instead of a dataset split (shell globs, or quoted patterns
+    /// such as 'scans/*.png' that cc2d expands itself). A file that cannot be read is
+    /// reported and skipped; the exit status says so at the end.
+    #[arg(value_name = "IMAGE", conflicts_with = "split")]
+    pub images: Vec<String>,
     /// Split of the dataset to run on (ISBI: train, test1, test2, test, all). Default: test
     /// where the dataset has one, else all (a hand10-style set, a folder of images).
     #[arg(long)]
     pub split: Option<String>,
+    /// Run on shard I of N only (0 ≤ I < N; contiguous blocks of the images in order), so
+    /// an archive is split across the tasks of an array job; the shards' CSVs concatenated
+    /// equal one run's.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     /// Predictions CSV to write.
     #[arg(long, short, default_value = "predictions.csv")]
     pub out: PathBuf,
@@ -146,9 +156,77 @@ pub struct Outputs {
 }
 
 impl Outputs {
+    /// Outputs for a split of the dataset (as the pipeline runs them).
+    pub fn for_split(split: &str, out: PathBuf, json: Option<PathBuf>) -> Self {
+        Self { images: Vec::new(), split: Some(split.to_string()), shard: None, out, json, threads: None }
+    }
+
     /// The split to run on in `dataset`.
     pub fn split<'a>(&'a self, dataset: &'a Dataset) -> &'a str {
         self.split.as_deref().unwrap_or_else(|| dataset.default_split())
+    }
+
+    /// The image files named on the command line, as an unlabelled dataset (None: run on
+    /// a split of the dataset). Patterns are expanded here, so they also work where no
+    /// shell expands them (a scheduler's command line, Windows).
+    pub fn files(&self) -> Result<Option<Dataset>> {
+        if self.images.is_empty() {
+            return Ok(None);
+        }
+        let mut paths = Vec::new();
+        for arg in &self.images {
+            if arg.contains(['*', '?', '[']) && !Path::new(arg).exists() {
+                let before = paths.len();
+                for entry in glob::glob(arg).with_context(|| format!("{arg}: not a valid pattern"))? {
+                    paths.push(entry.with_context(|| format!("{arg}: cannot read a match"))?);
+                }
+                anyhow::ensure!(paths.len() > before, "{arg}: no file matches this pattern");
+            } else {
+                paths.push(PathBuf::from(arg));
+            }
+        }
+        Ok(Some(Dataset::files(&paths)?))
+    }
+
+    /// What a run covers, for its first line ("test of isbi2015", "shard 0/4 of 12 image
+    /// files"); `images` is the dataset the images come from (`files`, else the dataset).
+    pub fn describe(&self, images: &Dataset) -> String {
+        let what = if self.images.is_empty() { format!("{} of {}", self.split(images), images.name) } else { images.name.clone() };
+        self.shard.map_or(what.clone(), |s| format!("shard {s} of {what}"))
+    }
+}
+
+/// One of N equal shares of a run's images (`--shard I/N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Shard `index`'s contiguous block of `items`: every item in exactly one shard, in order.
+    pub fn select<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let n = items.len();
+        &items[self.index * n / self.count..(self.index + 1) * n / self.count]
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected I/N, e.g. 0/4"))?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| format!("{i:?} is not a shard index"))?, n.trim().parse().map_err(|_| format!("{n:?} is not a shard count"))?);
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: the index must be below the count (0/{count} … {}/{count})", count.saturating_sub(1)));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 

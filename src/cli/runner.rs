@@ -17,7 +17,8 @@ use cc2d::preprocess::Frame;
 use crate::args::Outputs;
 use crate::report::{print_scores, progress};
 
-/// Runs `locator` over `outputs.split` of `dataset`: times it, lets `post` amend the
+/// Runs `locator` over `outputs.split` of `dataset` (all of it when `dataset` holds the image
+/// files named on the command line, `Outputs::files`), or only `outputs.shard` of that: times it, lets `post` amend the
 /// detections (e.g. a shape-model repair over all of them), writes the predictions (and
 /// JSON) and scores them when the dataset is labelled. `default_threads` (unless
 /// `--threads`): None = all cores, for detectors that run on one core each; Some(1) for
@@ -33,10 +34,11 @@ pub fn run_detector(
     default_threads: Option<usize>,
     post: impl FnOnce(&mut [Detection]),
 ) -> Result<()> {
-    let split = outputs.split(dataset);
+    let split = if outputs.images.is_empty() { outputs.split(dataset) } else { "all" };
     let samples = dataset.split(split)?;
+    let samples = outputs.shard.map_or(&samples[..], |s| s.select(&samples));
     let start = Instant::now();
-    let results = detect_all(&samples, outputs.threads.or(default_threads), what, |s| {
+    let results = detect_all(samples, outputs.threads.or(default_threads), what, |s| {
         let img = image::load(&s.image_path)?;
         Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?))
     });
@@ -55,7 +57,7 @@ pub fn run_detector(
     post(&mut detections);
     let predictions = write_outputs(outputs, &detections, &done_samples)?;
     if !predictions.rows.is_empty() {
-        print_scores(dataset, &predictions, &[split.to_string()], None, false, failed.is_empty())?;
+        print_scores(dataset, &predictions, &[split.to_string()], None, false, failed.is_empty() && outputs.shard.is_none())?;
     }
     for e in &failed {
         eprintln!("skipped: {e}");

@@ -53,12 +53,11 @@ pub struct Dataset {
     pub splits: Vec<(String, Vec<usize>)>,
 }
 
-/// The shared data folder: `$CC2D_DATA`, else `../shared/data` beside the crate.
+/// The shared data folder: `$CC2D_DATA`, else `../shared/data` from the working directory
+/// (the checkout's root, where `cargo run` and `cargo test` start). Never a path baked in
+/// at build time: an installed binary runs on other machines.
 pub fn data_root() -> PathBuf {
-    match std::env::var_os("CC2D_DATA") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-    }
+    std::env::var_os("CC2D_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from)
 }
 
 impl Dataset {
@@ -152,6 +151,25 @@ impl Dataset {
             paths.into_iter().map(|p| Sample { id: normalise_id(&p.file_name().unwrap().to_string_lossy()), image_path: p, landmarks: None, spacing_mm: None }).collect();
         let all = (0..samples.len()).collect();
         Ok(Self { name: root.display().to_string(), root: root.into(), landmark_names: Vec::new(), samples, splits: vec![("all".into(), all)] })
+    }
+
+    /// Image files named one by one (e.g. on the command line), unlabelled, in the order
+    /// given. Ids are the file stems, or the paths as given where two stems collide (so no
+    /// prediction row is ambiguous). Files are not opened here: one that cannot be read
+    /// fails when it is decoded, on its own.
+    pub fn files(paths: &[PathBuf]) -> Result<Self> {
+        if paths.is_empty() {
+            return Err(Error::Dataset { source_name: "the command line".into(), reason: "no image files given".into() });
+        }
+        let stems: Vec<String> = paths.iter().map(|p| normalise_id(&p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))).collect();
+        let unique = stems.iter().collect::<std::collections::HashSet<_>>().len() == stems.len();
+        let samples: Vec<Sample> = paths
+            .iter()
+            .zip(stems)
+            .map(|(p, stem)| Sample { id: if unique { stem } else { p.display().to_string() }, image_path: p.clone(), landmarks: None, spacing_mm: None })
+            .collect();
+        let all = (0..samples.len()).collect();
+        Ok(Self { name: format!("{} image files", samples.len()), root: PathBuf::from("."), landmark_names: Vec::new(), samples, splits: vec![("all".into(), all)] })
     }
 
     /// The split a detector runs on by default: the held-out images where the dataset has

@@ -29,6 +29,8 @@ pub fn run(a: Args) -> Result<()> {
     };
     let matcher = NccMatcher::new(&setup.template_image()?, &setup.template, config)?;
     let outputs = &a.run.outputs;
-    println!("NCC baseline: template {} ({} landmarks), {} of {}", setup.template.image, setup.template.landmarks.len(), outputs.split(&setup.dataset), setup.dataset.name);
-    run_detector(&matcher, &Device::flex(), &setup.dataset, &setup.template.names(), outputs, "ncc", None, |_| ())
+    let files = outputs.files()?;
+    let images = files.as_ref().unwrap_or(&setup.dataset);
+    println!("NCC baseline: template {} ({} landmarks), {}", setup.template.image, setup.template.landmarks.len(), outputs.describe(images));
+    run_detector(&matcher, &Device::flex(), images, &setup.template.names(), outputs, "ncc", None, |_| ())
 }

@@ -36,11 +36,16 @@ pub struct Detecting {
     pub repair_shapes: bool,
 }
 
-/// Detects on every image of `outputs.split`. The template (a JSON file, or the dataset's
+/// Detects on every image of `outputs.split` (or the files named in `outputs`). The template (a JSON file, or the dataset's
 /// labelled image) names the landmarks and must agree with the weights; without one, the
 /// names stored in the weights are used.
 pub fn detect(source: &TemplateSource, weights: &Weights, model: ModelArgs, how: Detecting, outputs: &Outputs) -> Result<()> {
-    let dataset = source.dataset()?;
+    // Files named on the command line need no dataset folder; their landmarks are named by
+    // a template JSON file when one is given, else by the weights.
+    let dataset = match outputs.files()? {
+        Some(files) => files,
+        None => source.dataset()?,
+    };
     let device = cc2d::model::device(model.device)?;
     let template = match source.resolve(&dataset) {
         Ok((t, _)) => Some(t),
@@ -50,7 +55,7 @@ pub fn detect(source: &TemplateSource, weights: &Weights, model: ModelArgs, how:
     let (bytes, weights_name) = weights.read()?;
     let detector = TplDetector::from_bytes(bytes, &weights_name, model.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?.with_tta(how.tta);
     let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
-    println!("CC2D-TPL detection: weights {}, {} landmarks, {} of {}", weights, names.len(), outputs.split(&dataset), dataset.name);
+    println!("CC2D-TPL detection: weights {}, {} landmarks, {}", weights, names.len(), outputs.describe(&dataset));
     let side = detector.config().image_size;
     run_detector(&detector, &device, &dataset, &names, outputs, "detect", Some(1), |found| {
         if how.repair_shapes {

@@ -28,16 +28,11 @@ pub fn pseudo_label(setup: &Setup, weights: &Weights, model: ModelArgs, matching
     let (model, config) = SslModel::from_bytes(bytes, &weights_name, model.preset, &device)?;
     let template = &setup.template;
     let matcher = SslMatcher::new(model, config.image_size, matching.config(), &setup.template_image()?, template, &device)?;
-    println!(
-        "CC2D-SSL matching: weights {}, template {} ({} landmarks), {} of {}",
-        weights,
-        template.image,
-        template.landmarks.len(),
-        outputs.split(&setup.dataset),
-        setup.dataset.name
-    );
+    let files = outputs.files()?;
+    let images = files.as_ref().unwrap_or(&setup.dataset);
+    println!("CC2D-SSL matching: weights {}, template {} ({} landmarks), {}", weights, template.image, template.landmarks.len(), outputs.describe(images));
     let repair = matching.repair_shapes;
-    run_detector(&matcher, &device, &setup.dataset, &template.names(), outputs, "match", Some(1), |found| {
+    run_detector(&matcher, &device, images, &template.names(), outputs, "match", Some(1), |found| {
         if repair {
             repair_shapes(found, config.image_size);
         }

@@ -41,7 +41,6 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let setup = a.source.setup()?;
-    let outputs = |split: &str, out: PathBuf, json: Option<PathBuf>| Outputs { split: Some(split.to_string()), out, json, threads: None };
 
     println!("== 1/4 SSL extractor");
     let ssl_weights = if a.ssl_weights.as_deref() == Some("train") {
@@ -62,7 +61,7 @@ pub fn run(a: Args) -> Result<()> {
         println!("reusing {}", pseudo.display());
     } else {
         let partial = a.out.join("pseudo-labels.partial.csv");
-        r#match::pseudo_label(&setup, &ssl_weights, a.model, &a.matching, &outputs(&a.split, partial.clone(), None))?;
+        r#match::pseudo_label(&setup, &ssl_weights, a.model, &a.matching, &Outputs::for_split(&a.split, partial.clone(), None))?;
         std::fs::rename(&partial, &pseudo)?;
     }
 
@@ -76,5 +75,11 @@ pub fn run(a: Args) -> Result<()> {
 
     println!("== 4/4 detection");
     let split = a.detect_split.as_deref().unwrap_or(&a.split);
-    detect::detect(&a.source, &Weights::File(weights), a.model, detect::Detecting::default(), &outputs(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))))
+    detect::detect(
+        &a.source,
+        &Weights::File(weights),
+        a.model,
+        detect::Detecting::default(),
+        &Outputs::for_split(split, a.out.join("predictions.csv"), Some(a.out.join("detections.json"))),
+    )
 }
