@@ -15,6 +15,9 @@ cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib --test web -- -D warnings
 
+echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node"
+node --test --test-reporter=spec tests/js/
+
 echo "== native tests"
 cargo test --release
 

@@ -3,7 +3,9 @@
 // /usr/bin/chromium). Run with `npm run test:browser` after `npm run build`.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
@@ -45,6 +47,23 @@ function maxDistance(a, b) {
 before(() => {
   packageDir = unpackTarball();
   mkdirSync(artifacts, { recursive: true });
+});
+
+test("cc2d/ceph resolves from the packed package, with types, without wasm", () => {
+  const app = mkdtempSync(join(tmpdir(), "cc2d-ceph-app-"));
+  mkdirSync(join(app, "node_modules"));
+  symlinkSync(packageDir, join(app, "node_modules/cc2d"), "dir");
+  writeFileSync(
+    join(app, "main.mjs"),
+    `import { analyse } from "cc2d/ceph";
+     const { measurements } = analyse(${JSON.stringify({ landmarks: recorded.landmarks })}, { spacingMm: 0.1 });
+     console.log(JSON.stringify(measurements.filter((m) => m.group === "isbi").map((m) => [m.id, m.isbiClass.type])));`,
+  );
+  const out = JSON.parse(execFileSync(process.execPath, [join(app, "main.mjs")], { encoding: "utf8" }));
+  assert.deepEqual(out.map(([id]) => id), ["ANB", "SNB", "SNA", "ODI", "APDI", "FHI", "FMA", "MW"]);
+  assert.ok(out.every(([, type]) => type >= 1 && type <= 4));
+  const types = readFileSync(join(packageDir, "ceph.d.ts"), "utf8");
+  assert.match(types, /export function analyse\(/);
 });
 
 test("detect on a real radiograph gives the native CLI's landmarks, on the page and in a worker", { timeout: 300_000 }, async (t) => {
