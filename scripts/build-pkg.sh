@@ -18,8 +18,8 @@ rm -f pkg/wasm/.gitignore pkg/wasm/package.json
 mkdir -p pkg/weights
 cp weights/ssl-small.bpk weights/tpl-small.bpk pkg/weights/
 cp LICENSE pkg/LICENSE
-# cc2d/ceph's types, from its JSDoc (one source).
-node_modules/.bin/tsc pkg/ceph.js --allowJs --declaration --emitDeclarationOnly --skipLibCheck --outDir pkg
+# cc2d/ceph's and cc2d/tracing's types, from their JSDoc (one source).
+node_modules/.bin/tsc pkg/ceph.js pkg/tracing.js --allowJs --declaration --emitDeclarationOnly --skipLibCheck --lib esnext,dom,dom.iterable --target es2022 --outDir pkg
 opt=$(stat -c %s pkg/wasm/cc2d_bg.wasm)
 gz=$(gzip -9 -c pkg/wasm/cc2d_bg.wasm | wc -c)
 (cd pkg && npm pack --silent >/dev/null)

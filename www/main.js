@@ -1,69 +1,238 @@
-// The demo: open a radiograph (file picker or drag-and-drop), detect with the package's
-// default model, draw the landmarks with their names, show the backend and the time.
-import { Cc2d } from "cc2d";
+// The tracing app: open radiographs (picker, drag-and-drop, paste), detect in a worker
+// (`Cc2dWorker`), correct the points on `<cc2d-tracing>`, read the measurements (`cc2d/ceph`)
+// live, export. Everything runs on this machine.
+import { Cc2dWorker } from "cc2d";
+import { analyse } from "cc2d/ceph";
+import "cc2d/tracing";
 
 const $ = (id) => document.getElementById(id);
+const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
 const status = (text, error = false) => {
   $("status").textContent = text;
   $("status").className = error ? "error" : "";
 };
 
 let cc2d = null;
+/** @type {{ name: string, file: File, bitmap: ImageBitmap | null, width: number, height: number, landmarks: any[] | null, error?: string }[]} */
+const cases = [];
+let current = -1;
 
 async function start(backend) {
   await cc2d?.dispose();
   cc2d = null;
+  document.body.dataset.ready = "false";
   status("Loading the model…");
   try {
-    cc2d = await Cc2d.create({ backend });
+    cc2d = await Cc2dWorker.create({ backend });
     const adapter = cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
-    status(`Ready on ${cc2d.backend}${adapter}. Open a radiograph.`);
+    status(`Ready on ${cc2d.backend}${adapter}, in a worker. Open radiographs.`);
     document.body.dataset.ready = "true";
   } catch (e) {
     status(e.message, true);
   }
 }
 
-async function run(file) {
-  if (!cc2d) return;
-  status(`Detecting on ${file.name}…`);
+/** Adds files as cases and detects on each in turn; the first new one is shown. */
+async function open(files) {
+  if (!cc2d || !files.length) return;
   document.body.dataset.done = "false";
-  try {
-    const bitmap = await createImageBitmap(file).catch(() => null);
-    const result = await cc2d.detect(file);
-    draw(bitmap, result);
-    status(`${result.landmarks.length} landmarks on ${file.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.`);
-  } catch (e) {
-    status(e.message, true);
-  } finally {
-    document.body.dataset.done = "true";
+  const first = cases.length;
+  for (const file of files) cases.push({ name: file.name || "pasted image", file, bitmap: null, width: 0, height: 0, landmarks: null });
+  renderCases();
+  for (let i = first; i < cases.length; i++) {
+    const c = cases[i];
+    status(`Detecting on ${c.name} (${i - first + 1} of ${cases.length - first})…`);
+    try {
+      const [bitmap, result] = await Promise.all([createImageBitmap(c.file).catch(() => null), cc2d.detect(c.file)]);
+      Object.assign(c, { bitmap, width: result.width, height: result.height, landmarks: result.landmarks.map((l) => ({ ...l, detected: { x: l.x, y: l.y }, edited: false })) });
+      if (i === first) show(i);
+      status(`${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.${bitmap ? "" : " (This browser cannot display this format; the points are listed.)"}`);
+    } catch (e) {
+      c.error = e.message;
+      status(e.message.startsWith(c.name) ? e.message : `${c.name}: ${e.message}`, true); // the other cases and their edits are untouched
+    }
+    renderCases();
   }
+  document.body.dataset.done = "true";
 }
 
-function draw(bitmap, result) {
-  const canvas = $("canvas");
-  canvas.width = result.width;
-  canvas.height = result.height;
-  const g = canvas.getContext("2d");
-  if (bitmap) g.drawImage(bitmap, 0, 0);
-  const r = Math.max(4, result.width / 250);
-  g.font = `${Math.round(r * 4)}px system-ui, sans-serif`;
+function renderCases() {
+  $("cases").replaceChildren(
+    ...cases.map((c, i) => {
+      const b = document.createElement("button");
+      b.textContent = c.error ? `${c.name} ✗` : c.landmarks ? c.name : `${c.name} …`;
+      b.title = c.error ?? "";
+      b.disabled = !c.landmarks;
+      b.setAttribute("aria-current", String(i === current));
+      b.onclick = () => show(i);
+      return b;
+    }),
+  );
+}
+
+/** Shows case `i`, keeping the edits of the one left. */
+function show(i) {
+  save();
+  current = i;
+  const c = cases[i];
+  if (c.bitmap) tracing.image = c.bitmap;
+  else tracing.image = Object.assign(document.createElement("canvas"), { width: c.width, height: c.height });
+  tracing.landmarks = c.landmarks;
+  renderCases();
+  update();
+}
+
+function save() {
+  if (current >= 0 && cases[current].landmarks) cases[current].landmarks = tracing.landmarks;
+}
+
+function spacing() {
+  const v = Number($("spacing").value);
+  return $("spacing").value.trim() && v > 0 ? v : null;
+}
+
+/** The tables and buttons, from the points now (on every drag). */
+function update() {
+  const points = tracing.landmarks;
+  const selected = tracing.selected;
+  $("results").tBodies[0].replaceChildren(
+    ...points.map((l, i) => {
+      const tr = document.createElement("tr");
+      tr.className = [l.confidence !== null && l.confidence < 0.6 ? "doubtful" : "", l.edited ? "edited" : "", i === selected ? "selected" : ""].join(" ").trim();
+      for (const text of [i + 1, l.name, l.x.toFixed(1), l.y.toFixed(1), l.confidence === null ? "–" : l.confidence.toFixed(2), l.edited ? "yes" : ""]) {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  $("results").hidden = points.length === 0;
+  renderMeasurements(points);
+  const some = points.length > 0;
+  $("undo").disabled = !tracing.canUndo;
+  $("redo").disabled = !tracing.canRedo;
+  $("reset-point").disabled = selected < 0;
+  for (const id of ["reset-all", "export-json", "export-csv", "export-measurements", "export-png"]) $(id).disabled = !some;
+}
+
+function renderMeasurements(points) {
+  const table = $("measurements");
+  let analysis = null;
+  try {
+    analysis = points.length ? analyse({ landmarks: points }, { spacingMm: spacing() }) : null;
+  } catch {
+    analysis = null; // not the 19 ISBI landmarks: no cephalometric analysis
+  }
+  table.hidden = !analysis;
+  if (!analysis) return;
+  const groups = { isbi: "ISBI 2015", steiner: "Steiner", bjork: "Björk", downs: "Downs" };
+  table.tBodies[0].replaceChildren(
+    ...analysis.measurements.map((m) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = m.id;
+      const norm = m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–";
+      tr.className = outsideNorm(m) ? "off" : "";
+      const digits = m.unit === "ratio" ? 3 : 1;
+      for (const text of [`${groups[m.group]}: ${m.name}`, `${m.value.toFixed(digits)}${m.unit === "ratio" ? "" : ` ${m.unit}`}`, norm, m.reading]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }),
+    ...analysis.unsupported.map((u) => {
+      const tr = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 4;
+      td.textContent = `Not measured: ${u.name} (needs ${u.needs})`;
+      tr.append(td);
+      return tr;
+    }),
+  );
+  table.caption.textContent = analysis.calibrated ? `Measurements (${analysis.spacingMm} mm/px)` : "Measurements (uncalibrated: lengths in pixels)";
+}
+
+/** Outside its norm (the challenge's type other than normal, or beyond mean ± SD / the range). */
+function outsideNorm(m) {
+  if (m.isbiClass) return m.isbiClass.type !== 1;
+  if (!m.norm) return false;
+  const [lo, hi] = "mean" in m.norm ? [m.norm.mean - m.norm.sd, m.norm.mean + m.norm.sd] : [m.norm.min, m.norm.max];
+  return m.value < lo || m.value > hi;
+}
+
+// ---- exports ----
+
+function download(name, type, data) {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+const stem = () => cases[current].name.replace(/\.[^.]+$/, "");
+
+function exportJson() {
+  const c = cases[current];
+  const detection = {
+    image: c.name,
+    width: c.width,
+    height: c.height,
+    spacing_mm: spacing(),
+    landmarks: tracing.landmarks.map((l) => ({ name: l.name, x: l.x, y: l.y, score: l.confidence, edited: l.edited, detected: l.detected })),
+  };
+  download(`${stem()}.json`, "application/json", JSON.stringify(detection, null, 2));
+}
+
+function exportCsv() {
+  const points = tracing.landmarks;
+  const header = ["id", ...points.flatMap((_, i) => [`x${i + 1}`, `y${i + 1}`])].join(",");
+  download(`${stem()}.csv`, "text/csv", `${header}\n${[stem(), ...points.flatMap((l) => [l.x, l.y])].join(",")}\n`);
+}
+
+function exportMeasurements() {
+  const { measurements } = analyse({ landmarks: tracing.landmarks }, { spacingMm: spacing() });
+  const quote = (s) => `"${String(s).replaceAll('"', '""')}"`;
+  const rows = measurements.map((m) => [m.group, m.id, quote(m.name), m.value, m.unit, m.norm ? ("mean" in m.norm ? `${m.norm.mean}±${m.norm.sd}` : `${m.norm.min}-${m.norm.max}`) : "", quote(m.reading), m.isbiClass?.type ?? ""].join(","));
+  download(`${stem()}-measurements.csv`, "text/csv", `group,id,name,value,unit,norm,reading,isbi_type\n${rows.join("\n")}\n`);
+}
+
+async function exportPng() {
+  const c = cases[current];
+  const canvas = new OffscreenCanvas(c.width, c.height);
+  const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  if (c.bitmap) g.drawImage(c.bitmap, 0, 0);
+  const r = Math.max(4, c.width / 250);
+  g.font = `${Math.round(r * 3.5)}px system-ui, sans-serif`;
   g.lineWidth = r / 2;
-  const rows = [];
-  result.landmarks.forEach((l, i) => {
-    const doubtful = l.confidence < 0.5;
-    g.strokeStyle = g.fillStyle = doubtful ? "#f59e0b" : "#22d3ee";
+  tracing.landmarks.forEach((l, i) => {
+    g.strokeStyle = g.fillStyle = l.edited ? "#a3e635" : l.confidence !== null && l.confidence < 0.6 ? "#f59e0b" : "#22d3ee";
     g.beginPath();
     g.arc(l.x, l.y, r, 0, 2 * Math.PI);
     g.stroke();
-    g.fillText(`${i + 1} ${l.name}`, l.x + r * 1.5, l.y - r * 1.5);
-    rows.push(`<tr class="${doubtful ? "doubtful" : ""}"><td>${i + 1}</td><td>${l.name}</td><td>${l.x.toFixed(1)}</td><td>${l.y.toFixed(1)}</td><td>${l.confidence.toFixed(2)}</td></tr>`);
+    g.fillText(`${i + 1} ${l.name}${l.edited ? " (edited)" : ""}`, l.x + r * 1.5, l.y - r * 1.5);
   });
-  $("results").tBodies[0].innerHTML = rows.join("");
-  $("results").hidden = false;
+  download(`${stem()}-tracing.png`, "image/png", await canvas.convertToBlob({ type: "image/png" }));
 }
 
-$("file").addEventListener("change", (e) => e.target.files[0] && run(e.target.files[0]));
+// ---- wiring ----
+
+tracing.addEventListener("landmarkchange", update);
+tracing.addEventListener("landmarkselect", update);
+$("undo").onclick = () => tracing.undo();
+$("redo").onclick = () => tracing.redo();
+$("reset-point").onclick = () => tracing.reset(tracing.selected);
+$("reset-all").onclick = () => tracing.reset();
+$("export-json").onclick = exportJson;
+$("export-csv").onclick = exportCsv;
+$("export-measurements").onclick = exportMeasurements;
+$("export-png").onclick = exportPng;
+$("spacing").oninput = update;
+const adjust = () => (tracing.adjust = { brightness: Number($("brightness").value), contrast: Number($("contrast").value), invert: $("invert").checked });
+for (const id of ["brightness", "contrast", "invert"]) $(id).addEventListener("input", adjust);
+$("file").addEventListener("change", (e) => open([...e.target.files]));
 $("backend").addEventListener("change", (e) => start(e.target.value));
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => {
@@ -74,7 +243,8 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => {
   e.preventDefault();
   drop.classList.remove("over");
-  if (e.dataTransfer.files[0]) run(e.dataTransfer.files[0]);
+  open([...e.dataTransfer.files]);
 });
+document.addEventListener("paste", (e) => open([...(e.clipboardData?.files ?? [])]));
 
 start(new URLSearchParams(location.search).get("backend") ?? "auto");

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
+import { analyse } from "../../pkg/ceph.js";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
 const recordedTta = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_tta_on_151.json"), "utf8"));
@@ -249,24 +250,81 @@ test("bad input gets a clear error, never a hung promise or a dead page", { time
   });
 });
 
-test("the demo detects on an opened radiograph and draws the named landmarks, offline", { timeout: 300_000 }, async (t) => {
+test("the tracing app: detect in a worker, drag nasion and the measurements follow, undo, nudge, export, bad file, offline", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page, outside, missing }) => {
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.goto(`${ORIGIN}/www/index.html?backend=cpu`);
     await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    assert.match(await page.textContent("#status"), /in a worker/);
     await page.setInputFiles("#file", join(DATA, "isbi2015/images/151.jpg"));
     await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
-    const rows = await page.$$eval("#results tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const table = () => page.$$eval("#results tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const pointsNow = async () => (await table()).map((r) => ({ name: r[1], x: Number(r[2]), y: Number(r[3]), edited: r[5] === "yes" }));
+    const shown = (id) => page.$eval(`#measurements tr[data-id="${id}"] td:nth-child(2)`, (td) => Number.parseFloat(td.textContent));
     const status = await page.textContent("#status");
     t.diagnostic(status);
-    await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
     writeFileSync(join(artifacts, "demo-status.txt"), status + "\n");
-    assert.equal(rows.length, 19, status);
-    const found = rows.map((r) => ({ name: r[1], x: Number(r[2]), y: Number(r[3]) }));
-    assert.deepEqual(found.map((l) => l.name), recorded.landmarks.map((l) => l.name));
-    assert.ok(maxDistance(found, recorded.landmarks) <= 1, "the demo shows the native CLI's landmarks (to 0.1 px rounding)");
+    await page.screenshot({ path: join(artifacts, "app-1280x800.png") });
     assert.match(status, /19 landmarks on 151\.jpg \(1935×2400\) in \d+ ms on cpu/);
-    assert.deepEqual(outside, [], "the demo requests nothing outside its origin");
-    assert.deepEqual(missing, [], "every file the demo asks for exists");
+    const found = await pointsNow();
+    assert.deepEqual(found.map((l) => l.name), recorded.landmarks.map((l) => l.name));
+    assert.ok(maxDistance(found, recorded.landmarks) <= 1, "the app shows the native CLI's landmarks (to 0.1 px rounding)");
+    const measured = (points, id) => analyse({ landmarks: points }, { spacingMm: 0.1 }).measurements.find((m) => m.id === id).value;
+    const [sna0, anb0] = [await shown("SNA"), await shown("ANB")];
+    assert.ok(Math.abs(sna0 - measured(found, "SNA")) < 0.051 && Math.abs(anb0 - measured(found, "ANB")) < 0.051, `SNA ${sna0}, ANB ${anb0}`);
+
+    // Drag nasion with the mouse: SNA and ANB become the values of the new point.
+    const nasion = found[1];
+    const at = await page.$eval("#tracing", (el, p) => el.toClient(p.x, p.y), nasion);
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.down();
+    await page.mouse.move(at.x + 15, at.y + 10, { steps: 5 });
+    await page.mouse.up();
+    const dragged = await pointsNow();
+    assert.ok(dragged[1].edited && Math.hypot(dragged[1].x - nasion.x, dragged[1].y - nasion.y) > 20, `nasion moved: ${JSON.stringify(dragged[1])}`);
+    assert.ok(dragged.every((l, i) => i === 1 || (l.x === found[i].x && l.y === found[i].y && !l.edited)), "only nasion moved");
+    const [sna1, anb1] = [await shown("SNA"), await shown("ANB")];
+    assert.ok(Math.abs(sna1 - measured(dragged, "SNA")) < 0.051 && Math.abs(anb1 - measured(dragged, "ANB")) < 0.051, `after the drag: SNA ${sna1}, ANB ${anb1}`);
+    assert.notEqual(sna1, sna0);
+
+    // Undo restores the point and the values; the keyboard selects nasion and nudges it 1 px.
+    await page.click("#undo");
+    assert.deepEqual(await pointsNow(), found.map((l) => ({ ...l, edited: false })));
+    assert.equal(await shown("SNA"), sna0);
+    await page.focus("#tracing");
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("]");
+    await page.keyboard.press("]");
+    await page.keyboard.press("ArrowRight");
+    const nudged = await pointsNow();
+    assert.ok(Math.abs(nudged[1].x - (nasion.x + 1)) < 0.051 && nudged[1].y === nasion.y && nudged[1].edited, `nudged: ${JSON.stringify(nudged[1])}`);
+
+    // Exports: the detections JSON (edited points flagged) and the ISBI CSV row.
+    const saved = async (button) => {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+      return readFileSync(await download.path(), "utf8");
+    };
+    const json = JSON.parse(await saved("#export-json"));
+    assert.equal(json.landmarks.length, 19);
+    assert.deepEqual(json.landmarks.map((l) => l.edited), json.landmarks.map((_, i) => i === 1));
+    assert.ok(Math.abs(json.landmarks[1].x - (nasion.x + 1)) < 0.051 && json.spacing_mm === 0.1 && json.width === 1935);
+    const csv = (await saved("#export-csv")).trim().split("\n");
+    assert.equal(csv[0].split(",").length, 39);
+    assert.ok(csv[1].startsWith("151,"));
+    assert.ok(Math.abs(Number(csv[1].split(",")[3]) - (nasion.x + 1)) < 0.051, "x2 is nasion's edited x");
+    const measurementsCsv = await saved("#export-measurements");
+    assert.match(measurementsCsv, /^group,id,name,value,unit,norm,reading,isbi_type\nisbi,ANB,/);
+
+    // A file that is not an image: a message in the page; the case and its edit survive.
+    await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image at all") });
+    await page.waitForSelector("body[data-done=true]", { timeout: 60_000 });
+    assert.match(await page.textContent("#status"), /notes\.png: /);
+    assert.equal(await page.getAttribute("#status", "class"), "error");
+    assert.equal((await pointsNow())[1].edited, true, "the open case keeps its edit");
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await page.screenshot({ path: join(artifacts, "app-820x1180.png"), fullPage: true });
+    assert.deepEqual(outside, [], "the app requests nothing outside its origin");
+    assert.deepEqual(missing, [], "every file the app asks for exists");
   });
 });
