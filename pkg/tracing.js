@@ -10,7 +10,8 @@
 // pinch-free +/- keys to zoom. Keyboard (the element is focusable): ] / [ select the next /
 // previous landmark, arrows nudge it 1 px (Shift: 10 px), Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)
 // undo / redo, R resets the selected point to the detector's, Escape deselects, + / - zoom,
-// 0 fits the image. Confidence shows as marker shape and text, not colour alone: a circle is
+// 0 fits the image. A click on the image (not a marker, not a pan) fires `imageclick` with
+// its image coordinates. Confidence shows as marker shape and text, not colour alone: a circle is
 // sure (≥ 0.6), a diamond doubtful, and an edited point gets a square and "edited".
 
 const SURE = 0.6;
@@ -315,6 +316,10 @@ export class Cc2dTracing extends HTMLElement {
       this.#undo.push(drag.before);
       this.#redo = [];
       this.#changed(drag.index, "drop");
+    } else if (drag?.kind === "pan" && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) < 4) {
+      // A click on the image, not a pan: say where (e.g. for a ruler).
+      const q = this.toImage(e.clientX, e.clientY);
+      this.dispatchEvent(new CustomEvent("imageclick", { detail: { x: q.x, y: q.y } }));
     }
   }
 

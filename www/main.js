@@ -4,6 +4,7 @@
 import { Cc2dWorker } from "cc2d";
 import { analyse } from "cc2d/ceph";
 import "cc2d/tracing";
+import { clearCases, loadCases, saveCase } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
@@ -13,9 +14,32 @@ const status = (text, error = false) => {
 };
 
 let cc2d = null;
-/** @type {{ name: string, file: File, bitmap: ImageBitmap | null, width: number, height: number, landmarks: any[] | null, error?: string }[]} */
+/** @type {{ id: number, name: string, file: Blob, bitmap: ImageBitmap | null, width: number, height: number, landmarks: any[] | null, spacing: number | null, error?: string }[]} */
 const cases = [];
 let current = -1;
+const DEFAULT_SPACING = 0.1; // the shipped model's images (ISBI 2015)
+
+/** The case as stored (no decoded bitmap, no transient error). */
+const stored = (c) => ({ id: c.id, name: c.name, file: c.file, width: c.width, height: c.height, landmarks: c.landmarks, spacing: c.spacing });
+function persist(c) {
+  if (c?.landmarks) saveCase(stored(c)).catch((e) => status(`Could not save the workspace: ${e.message}`, true));
+}
+
+/** Reopens the saved workspace: cases, points, edits and spacing, without detecting again. */
+async function restore() {
+  try {
+    const saved = await loadCases();
+    for (const c of saved) cases.push({ ...c, bitmap: null });
+    if (cases.length) {
+      renderCases();
+      await show(0);
+      status(`Restored ${cases.length} case${cases.length > 1 ? "s" : ""} from this browser's storage.`);
+    }
+  } catch (e) {
+    status(`Could not read the saved workspace: ${e.message}`, true);
+  }
+  document.body.dataset.restored = String(cases.length);
+}
 
 async function start(backend) {
   await cc2d?.dispose();
@@ -37,7 +61,8 @@ async function open(files) {
   if (!cc2d || !files.length) return;
   document.body.dataset.done = "false";
   const first = cases.length;
-  for (const file of files) cases.push({ name: file.name || "pasted image", file, bitmap: null, width: 0, height: 0, landmarks: null });
+  let id = Math.max(0, ...cases.map((c) => c.id)) + 1;
+  for (const file of files) cases.push({ id: id++, name: file.name || "pasted image", file, bitmap: null, width: 0, height: 0, landmarks: null, spacing: DEFAULT_SPACING });
   renderCases();
   for (let i = first; i < cases.length; i++) {
     const c = cases[i];
@@ -45,7 +70,8 @@ async function open(files) {
     try {
       const [bitmap, result] = await Promise.all([createImageBitmap(c.file).catch(() => null), cc2d.detect(c.file)]);
       Object.assign(c, { bitmap, width: result.width, height: result.height, landmarks: result.landmarks.map((l) => ({ ...l, detected: { x: l.x, y: l.y }, edited: false })) });
-      if (i === first) show(i);
+      persist(c);
+      if (i === first) await show(i);
       status(`${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.${bitmap ? "" : " (This browser cannot display this format; the points are listed.)"}`);
     } catch (e) {
       c.error = e.message;
@@ -64,17 +90,19 @@ function renderCases() {
       b.title = c.error ?? "";
       b.disabled = !c.landmarks;
       b.setAttribute("aria-current", String(i === current));
-      b.onclick = () => show(i);
+      b.onclick = () => void show(i);
       return b;
     }),
   );
 }
 
 /** Shows case `i`, keeping the edits of the one left. */
-function show(i) {
+async function show(i) {
   save();
   current = i;
   const c = cases[i];
+  c.bitmap ??= await createImageBitmap(c.file).catch(() => null);
+  $("spacing").value = c.spacing === null ? "" : String(c.spacing);
   if (c.bitmap) tracing.image = c.bitmap;
   else tracing.image = Object.assign(document.createElement("canvas"), { width: c.width, height: c.height });
   tracing.landmarks = c.landmarks;
@@ -83,7 +111,10 @@ function show(i) {
 }
 
 function save() {
-  if (current >= 0 && cases[current].landmarks) cases[current].landmarks = tracing.landmarks;
+  if (current >= 0 && cases[current].landmarks) {
+    cases[current].landmarks = tracing.landmarks;
+    persist(cases[current]);
+  }
 }
 
 function spacing() {
@@ -219,7 +250,10 @@ async function exportPng() {
 
 // ---- wiring ----
 
-tracing.addEventListener("landmarkchange", update);
+tracing.addEventListener("landmarkchange", (e) => {
+  update();
+  if (e.detail.reason !== "drag") save(); // every finished edit is stored, not every pointer move
+});
 tracing.addEventListener("landmarkselect", update);
 $("undo").onclick = () => tracing.undo();
 $("redo").onclick = () => tracing.redo();
@@ -229,7 +263,85 @@ $("export-json").onclick = exportJson;
 $("export-csv").onclick = exportCsv;
 $("export-measurements").onclick = exportMeasurements;
 $("export-png").onclick = exportPng;
-$("spacing").oninput = update;
+$("spacing").oninput = () => {
+  if (current >= 0) {
+    cases[current].spacing = spacing();
+    persist(cases[current]);
+  }
+  update();
+};
+$("clear").onclick = async () => {
+  await clearCases();
+  cases.length = 0;
+  current = -1;
+  tracing.landmarks = [];
+  renderCases();
+  update();
+  status("Workspace cleared.");
+};
+$("import").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (file) await importJson(file);
+});
+
+// ---- import of a detections JSON (what "Detections JSON" saves) ----
+
+async function importJson(file) {
+  try {
+    const json = JSON.parse(await file.text());
+    if (!Array.isArray(json?.landmarks)) throw new Error("not a detections JSON (no landmarks)");
+    const i = cases.findIndex((c) => c.name === json.image && c.landmarks);
+    if (i < 0) throw new Error(`open ${json.image} first: the JSON holds its points, not the image`);
+    const c = cases[i];
+    if (json.landmarks.length !== c.landmarks.length || json.landmarks.some((l, k) => l.name !== c.landmarks[k].name)) {
+      throw new Error(`its ${json.landmarks.length} landmarks are not this case's ${c.landmarks.length} (${c.landmarks.map((l) => l.name).slice(0, 3).join(", ")}, …)`);
+    }
+    const restored = json.landmarks.map((l, k) => {
+      if (!Number.isFinite(l.x) || !Number.isFinite(l.y) || l.x < 0 || l.y < 0 || l.x > c.width - 1 || l.y > c.height - 1) throw new Error(`landmark ${k + 1} (${l.name}) is not a point inside the image`);
+      return { name: l.name, x: l.x, y: l.y, confidence: l.score ?? null, edited: Boolean(l.edited), detected: l.detected ?? c.landmarks[k].detected };
+    });
+    c.landmarks = restored;
+    if (Number.isFinite(json.spacing_mm) && json.spacing_mm > 0) c.spacing = json.spacing_mm;
+    current = -1; // show without saving the points being replaced
+    await show(i);
+    persist(c);
+    status(`Restored the points of ${c.name} from ${file.name}.`);
+  } catch (e) {
+    status(`${file.name}: ${e.message}`, true);
+  }
+}
+
+// ---- a two-click ruler: "these points are N mm apart" sets the spacing ----
+
+let ruler = null;
+$("ruler").onclick = () => {
+  ruler = [];
+  $("ruler-form").hidden = true;
+  status("Ruler: click two points on the image whose distance you know.");
+};
+tracing.addEventListener("imageclick", (e) => {
+  if (!ruler) return;
+  ruler.push(e.detail);
+  if (ruler.length === 2) {
+    const px = Math.hypot(ruler[1].x - ruler[0].x, ruler[1].y - ruler[0].y);
+    $("ruler-px").textContent = px.toFixed(1);
+    $("ruler-form").hidden = false;
+    $("ruler-mm").focus();
+    status(`Ruler: the two points are ${px.toFixed(1)} px apart. How many mm is that?`);
+  }
+});
+$("ruler-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const mm = Number($("ruler-mm").value);
+  const px = Number($("ruler-px").textContent);
+  if (!(mm > 0) || !(px > 0)) return status("Ruler: give a positive distance in mm.", true);
+  $("spacing").value = (mm / px).toPrecision(4);
+  $("spacing").dispatchEvent(new Event("input"));
+  $("ruler-form").hidden = true;
+  ruler = null;
+  status(`Calibrated: ${(mm / px).toPrecision(4)} mm per pixel (${mm} mm over ${px.toFixed(1)} px).`);
+});
 const adjust = () => (tracing.adjust = { brightness: Number($("brightness").value), contrast: Number($("contrast").value), invert: $("invert").checked });
 for (const id of ["brightness", "contrast", "invert"]) $(id).addEventListener("input", adjust);
 $("file").addEventListener("change", (e) => open([...e.target.files]));
@@ -247,4 +359,5 @@ drop.addEventListener("drop", (e) => {
 });
 document.addEventListener("paste", (e) => open([...(e.clipboardData?.files ?? [])]));
 
+restore();
 start(new URLSearchParams(location.search).get("backend") ?? "auto");

@@ -250,7 +250,7 @@ test("bad input gets a clear error, never a hung promise or a dead page", { time
   });
 });
 
-test("the tracing app: detect in a worker, drag nasion and the measurements follow, undo, nudge, export, bad file, offline", { timeout: 300_000 }, async (t) => {
+test("the tracing app: detect in a worker, drag nasion and the measurements follow, undo, nudge, export, import, ruler, reload, bad file", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page, outside, missing }) => {
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -315,6 +315,34 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
     assert.ok(Math.abs(Number(csv[1].split(",")[3]) - (nasion.x + 1)) < 0.051, "x2 is nasion's edited x");
     const measurementsCsv = await saved("#export-measurements");
     assert.match(measurementsCsv, /^group,id,name,value,unit,norm,reading,isbi_type\nisbi,ANB,/);
+
+    // Import: the saved JSON, edited elsewhere, restores the case's points.
+    json.landmarks[2].x += 5;
+    json.landmarks[2].edited = true;
+    await page.setInputFiles("#import", { name: "151.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(json)) });
+    await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Restored the points"));
+    const imported = await pointsNow();
+    assert.ok(Math.abs(imported[2].x - (found[2].x + 5)) < 0.051 && imported[2].edited && imported[1].edited);
+
+    // The ruler: two clicks 200 px apart said to be 25 mm set 0.125 mm/px; MW follows.
+    const mw0 = await shown("MW");
+    await page.click("#ruler");
+    for (const x of [100, 300]) {
+      const c = await page.$eval("#tracing", (el, p) => el.toClient(p.x, p.y), { x, y: 1500 });
+      await page.mouse.click(c.x, c.y);
+    }
+    await page.fill("#ruler-mm", "25");
+    await page.click("#ruler-set");
+    assert.equal(await page.inputValue("#spacing"), "0.1250");
+    assert.ok(Math.abs((await shown("MW")) - mw0 * 1.25) < 0.06, `MW ${mw0} mm at 0.1 → ${await shown("MW")} at 0.125`);
+
+    // Reload: the workspace (case, points, edits, spacing) comes back without detecting again.
+    const before = await pointsNow();
+    await page.reload();
+    await page.waitForSelector("body[data-restored='1']", { timeout: 60_000 });
+    assert.deepEqual(await pointsNow(), before);
+    assert.equal(await page.inputValue("#spacing"), "0.125");
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
 
     // A file that is not an image: a message in the page; the case and its edit survive.
     await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("not an image at all") });
