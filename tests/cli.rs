@@ -102,6 +102,30 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     assert_eq!(std::fs::read_to_string(path("ssl/log.csv")).unwrap().lines().count(), 2);
     let out = ok(cc2d(&["match", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("ssl/model.bpk"), "-o", &path("pseudo.csv")]));
     assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
+    // Few-shot: two more labelled images as templates; one with other landmarks is refused.
+    let out = ok(cc2d(&[
+        "match",
+        "--data",
+        d,
+        "--split",
+        "all",
+        "--template-id",
+        "im0",
+        "--add-template-id",
+        "im1",
+        "--add-template-id",
+        "im2",
+        "--weights",
+        &path("ssl/model.bpk"),
+        "-o",
+        &path("few.csv"),
+    ]));
+    assert!(out.contains("and 2 more (2 landmarks)") && out.lines().any(|l| l.starts_with("all")), "{out}");
+    assert_eq!(cc2d::io::landmarks::Predictions::read_csv(&dir.join("few.csv")).unwrap().rows.len(), 3);
+    std::fs::write(dir.join("other.json"), r#"{"image":"im1.png","width":300,"height":240,"landmarks":[{"name":"x","x":10,"y":10},{"name":"y","x":20,"y":20}]}"#).unwrap();
+    let o =
+        cc2d(&["match", "--data", d, "--split", "all", "--template-id", "im0", "--add-template", &path("other.json"), "--weights", &path("ssl/model.bpk"), "-o", &path("x.csv")]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("every template must label the same landmarks"), "{}", String::from_utf8_lossy(&o.stderr));
 
     let out = ok(cc2d(&[
         "train-tpl",
@@ -260,4 +284,29 @@ fn files_on_the_command_line_and_shards_that_merge_into_one_run() {
     // where the binary was built.
     let help = String::from_utf8_lossy(&run(&["detect", "--help"]).stdout).into_owned();
     assert!(help.contains("[default: ../shared/data/isbi2015]"), "{help}");
+}
+
+/// `advise-template` ranks every image of the split once, most typical first, reading no
+/// labels (here a plain folder: the images only).
+#[test]
+fn template_advice_ranks_every_image_once() {
+    let dir = std::env::temp_dir().join(format!("cc2d-cli-advice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Four shifted copies of one texture and one different image: the odd one ranks last.
+    for (i, (dx, dy)) in [(0, 0), (6, -4), (-5, 3), (3, 5)].into_iter().enumerate() {
+        write_image(&dir.join(format!("scan{i}.png")), dx, dy);
+    }
+    let odd: image::ImageBuffer<image::Luma<u8>, Vec<u8>> = image::ImageBuffer::from_fn(300, 240, |x, y| image::Luma([if (x / 40 + y / 40) % 2 == 0 { 20 } else { 230 }]));
+    odd.save(dir.join("odd.png")).unwrap();
+    let out = dir.join("advice.csv");
+    let o = cc2d(&["advise-template", "--data", dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&out).unwrap().lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    assert_eq!(rows.len(), 5);
+    let mut ids: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(rows.last().unwrap()[1], "odd", "{rows:?}");
+    let scores: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    ids.sort_unstable();
+    assert_eq!(ids, ["odd", "scan0", "scan1", "scan2", "scan3"]);
 }

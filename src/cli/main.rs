@@ -10,7 +10,7 @@ mod runner;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::{baseline, calibrate, detect, eval, export, r#match, pipeline, template, train_ssl, train_tpl};
+use commands::{advise_template, baseline, calibrate, detect, eval, export, r#match, pipeline, template, train_ssl, train_tpl};
 
 #[derive(Parser)]
 #[command(name = "cc2d", version, about = "One-shot medical landmark detection (CC2D), natively and in the browser")]
@@ -27,6 +27,9 @@ enum Command {
     Eval(eval::Args),
     /// Write the template JSON of one labelled image of a dataset.
     Template(template::Args),
+    /// Which image to annotate as the one-shot template: the images ranked by how typical
+    /// the SSL extractor finds them (no labels read).
+    AdviseTemplate(advise_template::Args),
     /// Train the CC2D-SSL extractor on a dataset's images (self-supervised: no labels used).
     TrainSsl(train_ssl::Args),
     /// CC2D-SSL matching: locate the template's landmarks in every image (pseudo-labels).
@@ -50,6 +53,7 @@ fn main() -> Result<()> {
         Command::Baseline(a) => baseline::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Template(a) => template::run(a),
+        Command::AdviseTemplate(a) => advise_template::run(a),
         Command::TrainSsl(a) => train_ssl::run(a),
         Command::Match(a) => r#match::run(a),
         Command::TrainTpl(a) => train_tpl::run(a),

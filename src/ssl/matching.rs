@@ -20,14 +20,17 @@ use crate::model::similarity::cosine_similarity_map;
 use crate::preprocess::{Frame, preprocess};
 use crate::ssl::{SslModel, level_cell, level_factor};
 
-/// The SSL matcher for one template: the template is embedded once, queries stream through.
+/// The SSL matcher: the template is embedded once, queries stream through. With more
+/// templates (few-shot, [`SslMatcher::with_template`]) each query is still embedded once;
+/// every template's answer is found and the answers are fused per landmark.
 pub struct SslMatcher {
     model: SslModel,
     image_size: usize,
     matching: MatchingConfig,
-    /// Per level, the template's landmark embeddings, `[1, K, L]`.
+    /// Per level, the templates' landmark embeddings, `[1, T·K, L]` (template-major).
     anchors: Vec<Tensor<3>>,
     names: Vec<String>,
+    templates: usize,
 }
 
 impl SslMatcher {
@@ -38,7 +41,34 @@ impl SslMatcher {
         let input = preprocess(template_image, [side, side]);
         let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
         let anchors = template_anchors(model.embed_patch(image_tensor(&input, device)), &model_points, matching.bilinear_anchors);
-        Ok(Self { model, image_size, matching, anchors, names: template.names() })
+        Ok(Self { model, image_size, matching, anchors, names: template.names(), templates: 1 })
+    }
+
+    /// Adds another labelled image (few-shot): it must name the same landmarks in the same
+    /// order. Each landmark's answer is then the coordinate-wise median of the templates'
+    /// answers (their mean for two), its score their mean.
+    pub fn with_template(mut self, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Self> {
+        if template.names() != self.names {
+            return Err(crate::Error::Invalid(format!(
+                "template {} names other landmarks than the first template ({} landmarks: {}…); every template must label the same landmarks in the same order",
+                template.image,
+                template.landmarks.len(),
+                template.names().iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        template.check_image(template_image)?;
+        let side = self.image_size as u32;
+        let input = preprocess(template_image, [side, side]);
+        let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
+        let added = template_anchors(self.model.embed_patch(image_tensor(&input, device)), &model_points, self.matching.bilinear_anchors);
+        self.anchors = self.anchors.into_iter().zip(added).map(|(a, b)| Tensor::cat(vec![a, b], 1)).collect();
+        self.templates += 1;
+        Ok(self)
+    }
+
+    /// How many labelled images the matcher holds.
+    pub fn templates(&self) -> usize {
+        self.templates
     }
 }
 
@@ -58,17 +88,33 @@ impl Locator for SslMatcher {
     }
 
     /// Each landmark's position in original pixels, and a score: the geometric mean of the
-    /// levels' similarities there, in [0, 1].
+    /// levels' similarities there, in [0, 1] (with several templates, fused as
+    /// [`SslMatcher::with_template`] says).
     fn decode(&self, maps: &Vec<f32>, frame: &Frame) -> Vec<(Point, f64)> {
         let per_landmark = cascade_cells(self.image_size).iter().map(|c| c * c).sum::<usize>();
-        maps.chunks(per_landmark)
-            .take(self.names.len())
-            .map(|m| {
-                let (p, score) = search(&Cascade::new(m, self.image_size), &self.matching);
+        let k = self.names.len();
+        let found: Vec<(Point, f64)> = maps.chunks(per_landmark).take(self.templates * k).map(|m| search(&Cascade::new(m, self.image_size), &self.matching)).collect();
+        (0..k)
+            .map(|landmark| {
+                let answers: Vec<(Point, f64)> = (0..self.templates).map(|t| found[t * k + landmark]).collect();
+                let (p, score) = fuse(&answers);
                 (frame.to_original(p), score)
             })
             .collect()
     }
+}
+
+/// The templates' answers for one landmark, fused: the coordinate-wise median (robust to one
+/// template that matched elsewhere; the mean of two) and the mean score.
+fn fuse(answers: &[(Point, f64)]) -> (Point, f64) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    };
+    let x = median(answers.iter().map(|(p, _)| p.x).collect());
+    let y = median(answers.iter().map(|(p, _)| p.y).collect());
+    (Point::new(x, y), answers.iter().map(|(_, s)| s).sum::<f64>() / answers.len() as f64)
 }
 
 /// The side, in cells, of each cascade level's map for a `side`² input, coarse to fine.
@@ -355,6 +401,41 @@ mod tests {
         let f = |x: f64| -(x - 0.3f64).powi(2);
         assert!((parabola_peak(f(-1.0), f(0.0), f(1.0)) - 0.3).abs() < 1e-12);
         assert_eq!(parabola_peak(0.0, 1.0, 1.0 + 1e-9), 0.0); // not a maximum: no shift
+    }
+
+    #[test]
+    fn several_templates_are_fused_by_the_median_and_must_share_their_landmarks() {
+        let device = Device::flex();
+        let config = SslConfig::new(ExtractorConfig::new([4, 4, 4, 4, 4], [1, 1, 1, 1, 1], [4, 4, 4, 4]).with_embedding(4), crate::config::SslTrainingConfig::new());
+        let template = Template::new("t", 64, 64, None, vec![Landmark { name: "a".into(), x: 5.0, y: 5.0 }]).unwrap();
+        let side = 64;
+        let image = textured(64, 64);
+        let matcher = SslMatcher::new(SslModel::new(&config, &device), side, MatchingConfig::paper(), &image, &template, &device).unwrap();
+        let matcher = matcher.with_template(&image, &template, &device).unwrap().with_template(&image, &template, &device).unwrap();
+        assert_eq!(matcher.templates(), 3);
+        let per: usize = cascade_cells(side).iter().map(|n| n * n).sum();
+        let mut maps = vec![0.5f32; 3 * per];
+        let plant = |maps: &mut [f32], at: (usize, usize)| {
+            let mut offset = 0;
+            for (level, n) in cascade_cells(side).into_iter().enumerate() {
+                let f = level_factor(level);
+                maps[offset + (at.1 / f) * n + at.0 / f] = 0.9;
+                offset += n * n;
+            }
+        };
+        // Two templates agree, the third matched far away: the median keeps the agreement.
+        plant(&mut maps[..per], (21, 7));
+        plant(&mut maps[per..2 * per], (21, 7));
+        plant(&mut maps[2 * per..], (50, 50));
+        let one = SslMatcher::new(SslModel::new(&config, &device), side, MatchingConfig::paper(), &image, &template, &device).unwrap();
+        let frame = Frame::new([64, 64], [64, 64]);
+        let alone = one.decode(&maps[..per].to_vec(), &frame)[0].0;
+        let fused = matcher.decode(&maps, &frame)[0].0;
+        assert!((fused.x - alone.x).abs() < 1e-9 && (fused.y - alone.y).abs() < 1e-9, "{fused:?} vs {alone:?}");
+
+        let other = Template::new("u", 64, 64, None, vec![Landmark { name: "b".into(), x: 5.0, y: 5.0 }]).unwrap();
+        let err = one.with_template(&image, &other, &device).err().expect("other landmarks are refused").to_string();
+        assert!(err.contains("every template must label the same landmarks"), "{err}");
     }
 
     #[test]

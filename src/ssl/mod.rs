@@ -1,6 +1,7 @@
 //! Stage I of CC2D: self-supervised cascade embeddings (training) and cascade matching
 //! against the one template (inference, which yields the pseudo-labels).
 
+pub mod advice;
 pub mod loss;
 pub mod matching;
 pub mod sampling;

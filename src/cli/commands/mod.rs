@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments (`Args`), `run`, and the typed function that
 //! does the work (what `pipeline` calls).
 
+pub mod advise_template;
 pub mod baseline;
 pub mod calibrate;
 pub mod detect;

@@ -61,7 +61,7 @@ pub fn run(a: Args) -> Result<()> {
         println!("reusing {}", pseudo.display());
     } else {
         let partial = a.out.join("pseudo-labels.partial.csv");
-        r#match::pseudo_label(&setup, &ssl_weights, a.model, &a.matching, &Outputs::for_split(&a.split, partial.clone(), None))?;
+        r#match::pseudo_label(&setup, &[], &ssl_weights, a.model, &a.matching, &Outputs::for_split(&a.split, partial.clone(), None))?;
         std::fs::rename(&partial, &pseudo)?;
     }
 
