@@ -8,11 +8,14 @@
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
+use crate::config::MatchingConfig;
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
+use crate::io::landmarks::Point;
 use crate::model::image_tensor;
 use crate::preprocess::preprocess;
 use crate::ssl::SslModel;
+use crate::ssl::matching::{Cascade, level_maps, search, template_anchors};
 
 /// The cascade levels the descriptor reads (coarse to fine: 1/32 and 1/16, where the
 /// embeddings describe regions rather than texture), and the grid each is pooled to.
@@ -48,6 +51,39 @@ pub fn rank(descriptors: &[Vec<f32>]) -> Vec<(usize, f64)> {
         .collect();
     scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     scores
+}
+
+/// The extractor's cascade of an image (E_r), for [`cycle_error`].
+pub fn cascade(model: &SslModel, image: &GreyImage, image_size: usize, device: &Device) -> Vec<Tensor<4>> {
+    let side = image_size as u32;
+    model.embed_image(image_tensor(&preprocess(image, [side, side]), device))
+}
+
+/// A grid of `n`×`n` points over the middle `span` of a `side`² model image.
+pub fn grid(side: usize, n: usize, span: f64) -> Vec<Point> {
+    let (lo, hi) = ((1.0 - span) / 2.0 * side as f64, (1.0 + span) / 2.0 * side as f64);
+    let at = |i: usize| lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
+    (0..n * n).map(|i| Point::new(at(i % n), at(i / n))).collect()
+}
+
+/// How well an image's points survive a round trip: each `grid` point is matched from the
+/// candidate template into each query and back; the mean distance (model pixels) between
+/// where it started and where it came back. Reads no labels.
+pub fn cycle_error(template: &[Tensor<4>], queries: &[Vec<Tensor<4>>], grid: &[Point], matching: &MatchingConfig, side: usize) -> Result<f64> {
+    let read = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading maps back: {e:?}")));
+    let find = |maps: &[f32], n: usize| -> Vec<Point> {
+        let per = maps.len() / n;
+        maps.chunks(per).take(n).map(|m| search(&Cascade::new(m, side), matching).0).collect()
+    };
+    let anchors = template_anchors(template.to_vec(), grid, matching.bilinear_anchors);
+    let mut total = 0.0;
+    for query in queries {
+        let there = find(&read(level_maps(query.clone(), &anchors))?, grid.len());
+        let back_anchors = template_anchors(query.clone(), &there, matching.bilinear_anchors);
+        let back = find(&read(level_maps(template.to_vec(), &back_anchors))?, grid.len());
+        total += back.iter().zip(grid).map(|(b, g)| (b.x - g.x).hypot(b.y - g.y)).sum::<f64>();
+    }
+    Ok(total / (queries.len() * grid.len()).max(1) as f64)
 }
 
 #[cfg(test)]

@@ -25,6 +25,15 @@ pub struct Args {
     weights: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
+    /// How images are ranked: `similarity` (mean cosine similarity of coarse features to the
+    /// other images) or `cycle` (a grid of points matched into some other images and back:
+    /// the smaller the round-trip error, the better).
+    #[arg(long, value_parser = ["similarity", "cycle"], default_value = "similarity")]
+    criterion: String,
+    /// For `cycle`: how many other images (evenly spaced over the split) each candidate is
+    /// matched into and back from.
+    #[arg(long, default_value_t = 12)]
+    queries: usize,
     /// How many of the ranking to print.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -36,8 +45,12 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let dataset = Dataset::open(&a.data)?;
     let split = a.split.clone().unwrap_or_else(|| if dataset.split_names().contains(&"train") { "train".into() } else { "all".into() });
-    let ranking = advise(&dataset, &split, &Weights::or(a.weights.as_deref(), Weights::EXTRACTOR), a.model)?;
-    println!("template advice for {split} of {} ({} images; score: mean cosine similarity of the extractor's coarse features to the other images)", dataset.name, ranking.len());
+    let weights = Weights::or(a.weights.as_deref(), Weights::EXTRACTOR);
+    let (ranking, what) = match a.criterion.as_str() {
+        "cycle" => (advise_by_cycle(&dataset, &split, &weights, a.model, a.queries)?, "round-trip error of a 6×6 grid of points, model pixels (lower is better)"),
+        _ => (advise(&dataset, &split, &weights, a.model)?, "mean cosine similarity of the extractor's coarse features to the other images"),
+    };
+    println!("template advice for {split} of {} ({} images; score: {what})", dataset.name, ranking.len());
     println!("rank  id          score");
     for (rank, (id, score)) in ranking.iter().enumerate().take(a.top) {
         println!("{:>4}  {id:<10}  {score:.4}", rank + 1);
@@ -68,4 +81,29 @@ pub fn advise(dataset: &Dataset, split: &str, weights: &Weights, model: ModelArg
         .collect::<cc2d::Result<Vec<_>>>()?;
     bar.finish();
     Ok(advice::rank(&descriptors).into_iter().map(|(i, score)| (samples[i].id.clone(), score)).collect())
+}
+
+/// The images of `split` ranked by round-trip error (lowest first): `(id, error)`.
+pub fn advise_by_cycle(dataset: &Dataset, split: &str, weights: &Weights, model: ModelArgs, queries: usize) -> Result<Vec<(String, f64)>> {
+    let device = cc2d::model::device(model.device)?;
+    let (bytes, name) = weights.read()?;
+    let (extractor, config) = SslModel::from_bytes(bytes, &name, model.preset, &device)?;
+    let side = config.image_size;
+    let samples = dataset.split(split)?;
+    anyhow::ensure!(samples.len() >= 2, "template advice needs at least 2 images, {split} of {} has {}", dataset.name, samples.len());
+    let picked: Vec<usize> = (0..queries.min(samples.len())).map(|i| i * samples.len() / queries.min(samples.len())).collect();
+    let query_cascades = picked.iter().map(|&i| Ok(advice::cascade(&extractor, &image::load(&samples[i].image_path)?, side, &device))).collect::<Result<Vec<_>>>()?;
+    let grid = advice::grid(side, 6, 0.7);
+    let matching = cc2d::config::MatchingConfig::new();
+    let bar = progress(samples.len(), "round trips");
+    let mut ranking = Vec::with_capacity(samples.len());
+    for (i, s) in samples.iter().enumerate() {
+        let own = advice::cascade(&extractor, &image::load(&s.image_path)?, side, &device);
+        let others: Vec<Vec<_>> = picked.iter().zip(&query_cascades).filter(|(j, _)| **j != i).map(|(_, c)| c.clone()).collect();
+        ranking.push((s.id.clone(), advice::cycle_error(&own, &others, &grid, &matching, side)?));
+        bar.inc(1);
+    }
+    bar.finish();
+    ranking.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(ranking)
 }
