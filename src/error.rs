@@ -30,11 +30,33 @@ pub enum Error {
     #[error("{source_name}: {reason}")]
     Dataset { source_name: String, reason: String },
 
+    /// Weights that are not cc2d's, or not for this model (another network, configuration
+    /// or landmark set).
+    #[error("{source_name}: {reason}")]
+    Weights { source_name: String, reason: String },
+
+    #[error("{0}")]
+    NoWebGpu(String),
+
     #[error("{0}")]
     Invalid(String),
 }
 
 impl Error {
+    /// A stable code a program can switch on (the npm package puts it on every rejection as
+    /// `error.code`; README, "Errors").
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "CC2D_IO",
+            Error::UnsupportedImage { .. } | Error::CorruptImage { .. } | Error::ImageSize { .. } => "CC2D_BAD_IMAGE",
+            Error::LandmarkCount { .. } => "CC2D_LANDMARK_COUNT",
+            Error::BadLandmark { .. } => "CC2D_BAD_LANDMARK",
+            Error::Parse { .. } | Error::Dataset { .. } | Error::Invalid(_) => "CC2D_BAD_INPUT",
+            Error::Weights { .. } => "CC2D_WEIGHTS_MISMATCH",
+            Error::NoWebGpu(_) => "CC2D_NO_WEBGPU",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         Error::Io { source_name: path.into().display().to_string(), err }
     }

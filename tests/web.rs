@@ -111,24 +111,28 @@ async fn shipped_models_on_cpu_and_webgpu_match_the_native_records() {
     }
 }
 
-/// Clear refusals: unknown backends, images that are not images, weights of another model.
+/// Clear refusals: unknown backends, images that are not images, weights of another model;
+/// each a JS `Error` with the message and a stable `code` a program can switch on.
 #[cfg(cc2d_data)]
 #[wasm_bindgen_test]
 async fn bad_input_is_refused_with_a_message_a_web_developer_can_act_on() {
-    use cc2d::web::{Engine, Image};
-    let message = |e: wasm_bindgen::JsError| -> String { js_sys::Error::from(JsValue::from(e)).message().into() };
-    let err = Engine::create("quantum".into()).await.err().expect("unknown backend refused");
-    assert!(message(err).contains("unknown backend"));
-    let err = Image::from_encoded(b"GIF89a...", "clip.gif").err().expect("a GIF is refused");
-    let m = message(err);
-    assert!(m.contains("clip.gif") && m.contains("not a supported image"), "{m}");
+    use cc2d::web::{Engine, Image, Rejection};
+    let refusal = |e: Rejection| -> (String, String) {
+        let error = js_sys::Error::from(JsValue::from(e));
+        let code = js_sys::Reflect::get(&error, &"code".into()).ok().and_then(|c| c.as_string()).unwrap_or_default();
+        (error.message().into(), code)
+    };
+    let (m, code) = refusal(Engine::create("quantum".into()).await.err().expect("unknown backend refused"));
+    assert!(m.contains("unknown backend") && code == "CC2D_BAD_INPUT", "{code}: {m}");
+    let (m, code) = refusal(Image::from_encoded(b"GIF89a...", "clip.gif").err().expect("a GIF is refused"));
+    assert!(m.contains("clip.gif") && m.contains("not a supported image") && code == "CC2D_BAD_IMAGE", "{code}: {m}");
     let engine = engine("cpu").await;
-    let m = message(engine.load_detector(b"truncated".to_vec(), "x.bpk").unwrap_err());
-    assert!(m.contains("not a cc2d weights file"), "{m}");
-    let m = message(engine.load_detector(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap_err());
-    assert!(m.contains("not CC2D-TPL detector weights"), "{m}");
-    let m = message(engine.detect(&Image::from_encoded(real::QUERY, "151.jpg").unwrap(), false).await.unwrap_err());
-    assert!(m.contains("no detector weights loaded"), "{m}");
+    let (m, code) = refusal(engine.load_detector(b"truncated".to_vec(), "x.bpk").unwrap_err());
+    assert!(m.contains("not a cc2d weights file") && code == "CC2D_WEIGHTS_MISMATCH", "{code}: {m}");
+    let (m, code) = refusal(engine.load_detector(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap_err());
+    assert!(m.contains("not CC2D-TPL detector weights") && code == "CC2D_WEIGHTS_MISMATCH", "{code}: {m}");
+    let (m, code) = refusal(engine.detect(&Image::from_encoded(real::QUERY, "151.jpg").unwrap(), false).await.unwrap_err());
+    assert!(m.contains("no detector weights loaded") && code == "CC2D_NOT_READY", "{code}: {m}");
 }
 
 /// Under CI the real-data browser test must run: fail if the build did not see the data.

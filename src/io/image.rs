@@ -64,7 +64,9 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     header.no_limits();
     let (width, height) = header.into_dimensions().map_err(|e| match e {
         // A 32-bit platform (wasm) cannot even describe some sizes: still a size problem.
-        image::ImageError::Limits(_) => Error::Invalid(format!("{source_name}: image is too large for this platform's memory; sides must be between 1 and {MAX_SIDE} pixels")),
+        image::ImageError::Limits(_) => {
+            Error::UnsupportedImage { source_name: source_name.to_string(), reason: format!("too large for this platform's memory; sides must be between 1 and {MAX_SIDE} pixels") }
+        }
         e => corrupt(e),
     })?;
     check_size(source_name, width, height)?;

@@ -65,14 +65,15 @@ pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path) -> Result<M> {
 
 /// The description stored with the weights by [`save`] (e.g. the configuration as JSON).
 pub fn description(path: &Path) -> Result<String> {
-    let reader = burn::store::burn_pack::Reader::from_file(path).map_err(|e| Error::Invalid(format!("{}: not a cc2d weights file (burnpack): {e}", path.display())))?;
+    let reader = burn::store::burn_pack::Reader::from_file(path)
+        .map_err(|e| Error::Weights { source_name: path.display().to_string(), reason: format!("not a cc2d weights file (burnpack): {e}") })?;
     Ok(reader.metadata().get(DESCRIPTION).cloned().unwrap_or_default())
 }
 
 /// The metadata of weights held in memory (key → value).
 pub fn metadata(bytes: &[u8], source_name: &str) -> Result<BTreeMap<String, String>> {
     let reader = burn::store::burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
+        .map_err(|e| Error::Weights { source_name: source_name.to_string(), reason: format!("not a cc2d weights file (burnpack): {e}") })?;
     Ok(reader.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
@@ -83,9 +84,10 @@ pub fn description_of(metadata: &BTreeMap<String, String>) -> &str {
 
 /// [`load`] from bytes in memory.
 pub fn from_bytes<M: Module + ModuleSnapshot>(mut module: M, bytes: Vec<u8>, source_name: &str) -> Result<M> {
-    let mismatch = |what: String| Error::Invalid(format!("{source_name}: weights do not match this model's configuration: {what}"));
+    let mismatch = |what: String| Error::Weights { source_name: source_name.to_string(), reason: format!("weights do not match this model's configuration: {what}") };
     let bytes = Bytes::from_bytes_vec(bytes);
-    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone()).map_err(|e| Error::Invalid(format!("{source_name}: not a cc2d weights file (burnpack): {e}")))?;
+    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone())
+        .map_err(|e| Error::Weights { source_name: source_name.to_string(), reason: format!("not a cc2d weights file (burnpack): {e}") })?;
     let half = reader.metadata().get(PRECISION).map(String::as_str) == Some("f16");
     // Weights saved before the encoder and decoder were modules of their own (the shipped
     // ones) name a stage `encoder.0.…`; it is `encoder.stages.0.…` now.

@@ -60,7 +60,7 @@ impl TplDetector {
         let config = match (trained, landmarks) {
             (Some(c), _) => c,
             (None, Some(k)) => TplConfig::preset(preset, k),
-            (None, None) => return Err(Error::Invalid(format!("{source_name}: not CC2D-TPL detector weights (no detector configuration inside)"))),
+            (None, None) => return Err(Error::Weights { source_name: source_name.to_string(), reason: "not CC2D-TPL detector weights (no detector configuration inside)".into() }),
         };
         if let Some(k) = landmarks
             && config.detector.landmarks != k

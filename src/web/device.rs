@@ -4,10 +4,9 @@
 use std::cell::RefCell;
 
 use burn::tensor::{Device, Tensor};
-use wasm_bindgen::JsError;
 
 use crate::error::Error;
-use crate::web::js_error;
+use crate::web::Rejection;
 
 thread_local! {
     /// The page's WebGPU device: it can be initialised only once.
@@ -21,27 +20,27 @@ pub async fn webgpu_device() -> Result<Device, Error> {
     if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
         return Ok(device);
     }
-    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::Invalid(format!("WebGPU is not available in this browser: {e}")))?;
+    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::NoWebGpu(format!("WebGPU is not available in this browser: {e}")))?;
     WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
 }
 
 /// The device for a backend name: `webgpu`, `cpu` (Burn's flex), or `auto` (WebGPU when
 /// the browser has an adapter, else the CPU).
-pub async fn device_for(backend: &str) -> Result<(Device, &'static str), JsError> {
+pub async fn device_for(backend: &str) -> Result<(Device, &'static str), Rejection> {
     match backend {
         "cpu" => Ok((Device::flex(), "cpu")),
-        "webgpu" => webgpu_device().await.map(|d| (d, "webgpu")).map_err(js_error),
+        "webgpu" => webgpu_device().await.map(|d| (d, "webgpu")).map_err(Rejection::from),
         "auto" => Ok(match webgpu_device().await {
             Ok(d) => (d, "webgpu"),
             Err(_) => (Device::flex(), "cpu"),
         }),
-        other => Err(JsError::new(&format!("unknown backend {other:?}; use \"auto\", \"webgpu\" or \"cpu\""))),
+        other => Err(Rejection::from(Error::Invalid(format!("unknown backend {other:?}; use \"auto\", \"webgpu\" or \"cpu\"")))),
     }
 }
 
 /// Reads a tensor back to the page (asynchronously: a synchronous read would block WebGPU).
-pub async fn read<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>, JsError> {
-    let data = tensor.into_data_async().await.map_err(|e| JsError::new(&format!("reading {what}: {e:?}")))?;
-    data.try_to_vec::<f32>().map_err(|e| JsError::new(&format!("reading {what}: {e:?}")))
+pub async fn read<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>, Rejection> {
+    let data = tensor.into_data_async().await.map_err(|e| Rejection::internal(format!("reading {what}: {e:?}")))?;
+    data.try_to_vec::<f32>().map_err(|e| Rejection::internal(format!("reading {what}: {e:?}")))
 }

@@ -16,9 +16,9 @@ use crate::ssl::matching::SslMatcher;
 use crate::tpl::detect::TplDetector;
 use crate::tpl::train::{LabelledImage, TplTrainer, trainable};
 use crate::training::StepReport;
+use crate::web::Rejection;
 use crate::web::device::{device_for, read};
 use crate::web::image::Image;
-use crate::web::js_error;
 
 /// A fine-tuning in progress, and the schedule epoch it began at (its reports count from 0).
 struct FineTune {
@@ -39,12 +39,12 @@ struct State {
 }
 
 impl State {
-    fn detector(&self) -> Result<&Rc<TplDetector>, JsError> {
-        self.detector.as_ref().ok_or_else(|| JsError::new("no detector weights loaded: call loadDetector first"))
+    fn detector(&self) -> Result<&Rc<TplDetector>, Rejection> {
+        self.detector.as_ref().ok_or_else(|| Rejection::not_ready("no detector weights loaded: call loadDetector first"))
     }
 
-    fn template(&self) -> Result<&(GreyImage, Template), JsError> {
-        self.template.as_ref().ok_or_else(|| JsError::new("no template: call setTemplate first"))
+    fn template(&self) -> Result<&(GreyImage, Template), Rejection> {
+        self.template.as_ref().ok_or_else(|| Rejection::not_ready("no template: call setTemplate first"))
     }
 
     /// The training set changed or a detector was loaded: a fine-tuning starts again.
@@ -65,7 +65,7 @@ pub struct Engine {
 #[wasm_bindgen]
 impl Engine {
     /// `backend`: "auto", "webgpu" or "cpu".
-    pub async fn create(backend: String) -> Result<Engine, JsError> {
+    pub async fn create(backend: String) -> Result<Engine, Rejection> {
         let (device, backend) = device_for(&backend).await?;
         Ok(Self { device, backend, state: RefCell::default() })
     }
@@ -78,10 +78,10 @@ impl Engine {
 
     /// Loads CC2D-TPL detector weights (burnpack bytes, as `cc2d export` writes them).
     #[wasm_bindgen(js_name = loadDetector)]
-    pub fn load_detector(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), JsError> {
+    pub fn load_detector(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), Rejection> {
         let mut state = self.state.borrow_mut();
         let landmarks = state.template.as_ref().map(|(_, t)| t.landmarks.len());
-        let detector = TplDetector::from_bytes(bytes, source_name, Preset::Small, landmarks, &self.device).map_err(js_error)?;
+        let detector = TplDetector::from_bytes(bytes, source_name, Preset::Small, landmarks, &self.device)?;
         state.detector = Some(Rc::new(detector));
         state.reset_training();
         Ok(())
@@ -89,8 +89,8 @@ impl Engine {
 
     /// Loads CC2D-SSL extractor weights (burnpack bytes; the configuration is read from them).
     #[wasm_bindgen(js_name = loadExtractor)]
-    pub fn load_extractor(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), JsError> {
-        let (model, config) = SslModel::from_bytes(bytes, source_name, Preset::Small, &self.device).map_err(js_error)?;
+    pub fn load_extractor(&self, bytes: Vec<u8>, source_name: &str) -> Result<(), Rejection> {
+        let (model, config) = SslModel::from_bytes(bytes, source_name, Preset::Small, &self.device)?;
         let mut state = self.state.borrow_mut();
         state.extractor = Some((model, config.image_size));
         state.matcher = None;
@@ -121,19 +121,18 @@ impl Engine {
     /// Sets the one annotated example: its image and a template JSON (README, "Data
     /// formats") whose size must be the image's. The landmark count must match the detector.
     #[wasm_bindgen(js_name = setTemplate)]
-    pub fn set_template(&self, image: &Image, template_json: &str) -> Result<(), JsError> {
-        let template = Template::from_json(template_json, "template").map_err(js_error)?;
-        template.check_image(&image.image).map_err(js_error)?;
+    pub fn set_template(&self, image: &Image, template_json: &str) -> Result<(), Rejection> {
+        let template = Template::from_json(template_json, "template")?;
+        template.check_image(&image.image)?;
         let mut state = self.state.borrow_mut();
         if let Some(d) = &state.detector
             && d.landmarks() != template.landmarks.len()
         {
-            return Err(JsError::new(&format!(
-                "the template has {} landmarks but the detector was trained for {}: mark {} landmarks, or load weights trained for this template",
-                template.landmarks.len(),
-                d.landmarks(),
-                d.landmarks()
-            )));
+            return Err(Rejection::from(crate::Error::LandmarkCount {
+                source_name: format!("the template (the detector was trained for {} landmarks: mark {}, or load weights trained for this template)", d.landmarks(), d.landmarks()),
+                count: template.landmarks.len(),
+                expected: d.landmarks(),
+            }));
         }
         state.template = Some((image.image.clone(), template));
         state.matcher = None;
@@ -145,14 +144,14 @@ impl Engine {
     /// CC2D-SSL matching against the template. Resolves to the detection JSON
     /// (`{ image, width, height, landmarks: [{ name, x, y, score }] }`, original pixels).
     #[wasm_bindgen(js_name = "match")]
-    pub async fn match_template(&self, image: &Image) -> Result<String, JsError> {
+    pub async fn match_template(&self, image: &Image) -> Result<String, Rejection> {
         let matcher = self.matcher()?;
         detection_json(image, &matcher.landmark_names(), locate(&*matcher, &image.image, &self.device).await?)
     }
 
     /// The TPL detector, with test-time augmentation when `tta`. Resolves to the detection
     /// JSON; each landmark's `score` is its confidence (low: doubtful).
-    pub async fn detect(&self, image: &Image, tta: bool) -> Result<String, JsError> {
+    pub async fn detect(&self, image: &Image, tta: bool) -> Result<String, Rejection> {
         let detector = self.state.borrow().detector()?.clone();
         let detector = if tta == detector.tta() { detector } else { Rc::new((*detector).clone().with_tta(tta)) };
         let names = self.landmark_names();
@@ -162,7 +161,7 @@ impl Engine {
     /// Matches the image against the template and keeps it, with the matches as
     /// pseudo-labels, for fine-tuning. Resolves to the detection JSON.
     #[wasm_bindgen(js_name = pseudoLabel)]
-    pub async fn pseudo_label(&self, image: &Image) -> Result<String, JsError> {
+    pub async fn pseudo_label(&self, image: &Image) -> Result<String, Rejection> {
         let side = self.state.borrow().detector()?.config().image_size as u32;
         let matcher = self.matcher()?;
         let found = locate(&*matcher, &image.image, &self.device).await?;
@@ -187,7 +186,7 @@ impl Engine {
 
     /// Optimisation steps per epoch over the training set.
     #[wasm_bindgen(js_name = stepsPerEpoch)]
-    pub fn steps_per_epoch(&self) -> Result<usize, JsError> {
+    pub fn steps_per_epoch(&self) -> Result<usize, Rejection> {
         let state = self.state.borrow();
         Ok(state.training_set.len().div_ceil(state.detector()?.config().batch_size))
     }
@@ -198,12 +197,12 @@ impl Engine {
     /// (`{ epoch, step, stepsPerEpoch, loss, learningRate }`, epoch and step from 0). The
     /// result is used by `detect` only after `finishFineTune`.
     #[wasm_bindgen(js_name = fineTuneStep)]
-    pub async fn fine_tune_step(&self, augment: bool) -> Result<String, JsError> {
+    pub async fn fine_tune_step(&self, augment: bool) -> Result<String, Rejection> {
         let (pending, first_epoch) = {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
             if state.training_set.is_empty() {
-                return Err(JsError::new("no pseudo-labelled images: call pseudoLabel on the images to train on first"));
+                return Err(Rejection::not_ready("no pseudo-labelled images: call pseudoLabel on the images to train on first"));
             }
             let fine_tune = match &mut state.fine_tune {
                 Some(f) => f,
@@ -223,12 +222,12 @@ impl Engine {
         let loss = read(pending.loss.clone(), "the loss").await?[0];
         let report: StepReport = pending.report(f64::from(loss));
         let report = StepReport { epoch: report.epoch - first_epoch, ..report };
-        serde_json::to_string(&report).map_err(js_error)
+        serde_json::to_string(&report).map_err(Rejection::internal)
     }
 
     /// Makes the fine-tuned detector the one `detect` uses (`keep`), or drops it.
     #[wasm_bindgen(js_name = finishFineTune)]
-    pub fn finish_fine_tune(&self, keep: bool) -> Result<(), JsError> {
+    pub fn finish_fine_tune(&self, keep: bool) -> Result<(), Rejection> {
         let mut state = self.state.borrow_mut();
         let Some(fine_tune) = state.fine_tune.take() else { return Ok(()) };
         if keep {
@@ -243,34 +242,34 @@ impl Engine {
     /// The detector's weights (f16 burnpack with its configuration and landmark names), to
     /// store and load again with `loadDetector`.
     #[wasm_bindgen(js_name = exportDetector)]
-    pub fn export_detector(&self) -> Result<Vec<u8>, JsError> {
+    pub fn export_detector(&self) -> Result<Vec<u8>, Rejection> {
         let names = self.landmark_names();
         let state = self.state.borrow();
-        state.detector()?.to_bytes(&names).map_err(js_error)
+        Ok(state.detector()?.to_bytes(&names)?)
     }
 }
 
 impl Engine {
     /// The SSL matcher for the template (built on first use).
-    fn matcher(&self) -> Result<Rc<SslMatcher>, JsError> {
+    fn matcher(&self) -> Result<Rc<SslMatcher>, Rejection> {
         let mut state = self.state.borrow_mut();
         if let Some(m) = &state.matcher {
             return Ok(m.clone());
         }
         let (template_image, template) = state.template()?;
-        let (model, image_size) = state.extractor.clone().ok_or_else(|| JsError::new("no extractor weights loaded: call loadExtractor first"))?;
-        let matcher = Rc::new(SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device).map_err(js_error)?);
+        let (model, image_size) = state.extractor.clone().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+        let matcher = Rc::new(SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device)?);
         state.matcher = Some(matcher.clone());
         Ok(matcher)
     }
 }
 
 /// `maps`, an asynchronous read-back, `decode`: [`Locator::locate`] as a browser must do it.
-async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>, JsError> {
+async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>, Rejection> {
     let (maps, frame) = locator.maps(image, device);
     Ok(locator.decode(&read(maps, "the maps").await?, &frame))
 }
 
-fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, JsError> {
-    serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found)).map_err(js_error)
+fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, Rejection> {
+    serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found)).map_err(Rejection::internal)
 }

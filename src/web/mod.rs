@@ -21,6 +21,41 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// A rejection as the page sees it: a JS `Error` with a stable `code` (README, "Errors"),
+/// from the library's error or one of the web layer's own.
+#[derive(Debug)]
+pub struct Rejection {
+    code: &'static str,
+    message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// A call that needs something done first (weights loaded, a template set, …).
+    fn not_ready(message: &str) -> Self {
+        Self::new("CC2D_NOT_READY", message)
+    }
+
+    /// Something that should not happen (a failed read-back, serialisation).
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new("CC2D_INTERNAL", e.to_string())
+    }
+}
+
+impl From<crate::Error> for Rejection {
+    fn from(e: crate::Error) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<Rejection> for JsValue {
+    fn from(r: Rejection) -> JsValue {
+        let error = js_sys::Error::new(&r.message);
+        // Setting a property on a fresh Error object cannot fail.
+        let _ = js_sys::Reflect::set(&error, &"code".into(), &r.code.into());
+        error.into()
+    }
 }
