@@ -21,6 +21,26 @@ export interface CreateOptions {
   weights?: WeightsSource | { detector?: WeightsSource; extractor?: WeightsSource };
   /** Where `cc2d_bg.wasm` is served, when not beside the package's files. */
   wasm?: URL | string;
+  /**
+   * Download progress of the wasm and the weights (the detector's continue after `create`
+   * resolves; the extractor's come with the first `match` / `pseudoLabel` / `fineTune`).
+   */
+  onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Keep downloads in the Cache API (default true): the next visit loads with no network.
+   * One cache per release (`cc2d-<version>`); the package's own files are checked against
+   * their SHA-256, so a corrupted copy is fetched again and a corrupted download refused.
+   */
+  cache?: boolean;
+}
+
+export interface LoadProgress {
+  file: "wasm" | "detector" | "extractor";
+  loaded: number;
+  /** Bytes in all, or null when the server does not say. */
+  total: number | null;
+  /** Served from the Cache API (no network). */
+  cached: boolean;
 }
 
 /** A landmark of the template, in original pixels (x right, y down, pixel centres at integers). */
@@ -76,6 +96,40 @@ export interface FineTuneResult {
   epochLosses: number[];
 }
 
+/**
+ * Every rejection carries a stable `code` (README of the package, "Errors"):
+ * - `CC2D_BAD_IMAGE`: not a supported image, corrupt or cut short, empty, or a side outside 1…16384;
+ * - `CC2D_LANDMARK_COUNT`: a template's landmark count is not the detector's (or none given);
+ * - `CC2D_BAD_LANDMARK`: a landmark that is NaN, infinite or outside its image;
+ * - `CC2D_WEIGHTS_MISMATCH`: not cc2d weights, or weights of another model or landmark set;
+ * - `CC2D_NO_WEBGPU`: `backend: "webgpu"` where the browser offers no adapter;
+ * - `CC2D_NOT_READY`: a call that needs something first (a template, pseudo-labels, weights);
+ * - `CC2D_FETCH`: the weights or the wasm could not be downloaded;
+ * - `CC2D_ABORTED`: the call's `signal` aborted it (a DOMException named `AbortError`);
+ * - `CC2D_DISPOSED`: a call after `dispose()`;
+ * - `CC2D_OUT_OF_MEMORY`, `CC2D_ENGINE_FAILED`: the wasm engine failed (create a new `Cc2d`);
+ * - `CC2D_BAD_INPUT`: any other invalid argument or option; `CC2D_INTERNAL`: a bug (please report it).
+ */
+export type Cc2dErrorCode =
+  | "CC2D_BAD_IMAGE"
+  | "CC2D_LANDMARK_COUNT"
+  | "CC2D_BAD_LANDMARK"
+  | "CC2D_WEIGHTS_MISMATCH"
+  | "CC2D_NO_WEBGPU"
+  | "CC2D_NOT_READY"
+  | "CC2D_FETCH"
+  | "CC2D_ABORTED"
+  | "CC2D_DISPOSED"
+  | "CC2D_OUT_OF_MEMORY"
+  | "CC2D_ENGINE_FAILED"
+  | "CC2D_BAD_INPUT"
+  | "CC2D_INTERNAL";
+
+/** What every `cc2d` promise rejects with (an `Error`, or for aborts a `DOMException`). */
+export interface Cc2dError extends Error {
+  code: Cc2dErrorCode;
+}
+
 /** The shipped default model's weight files (next to this module). */
 export declare const DEFAULT_WEIGHTS: Readonly<{ detector: URL; extractor: URL }>;
 export declare const MAX_SIDE: number;
@@ -92,6 +146,8 @@ export interface Cc2dMethods {
   match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
   /** The CC2D-TPL detector; `tta` adds test-time augmentation (4 shifted copies, median; ≈ 5× the time). */
   detect(image: ImageSource, options?: { name?: string; tta?: boolean }): Promise<DetectResult>;
+  /** The image as the engine decodes it (grey, 8-bit RGBA): to show TIFF or 16-bit files any browser. */
+  decode(image: ImageSource, options?: { name?: string }): Promise<ImageData>;
   /** SSL pseudo-labels for unlabelled images; the images are kept for `fineTune`. */
   pseudoLabel(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<MatchResult[]>;
   /** Pseudo-labels `images` (if any), then trains the detector on all pseudo-labelled images plus the template. */

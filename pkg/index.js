@@ -2,6 +2,7 @@
 // (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
 // images, fetches weights lazily, runs one call at a time, and reports progress.
 import init, { Engine, Image } from "./wasm/cc2d.js";
+import { FILES, VERSION } from "./manifest.js";
 
 export { Cc2dWorker } from "./worker-client.js";
 
@@ -21,12 +22,88 @@ export const MAX_SIDE = 16384;
 
 let wasmReady = null;
 
+/** The package's own files that are fetched at run time, by URL → their SHA-256 (manifest.js). */
+const KNOWN = new Map(Object.entries(FILES).map(([path, hash]) => [new URL(`./${path}`, import.meta.url).href, hash]));
+/** Where downloads are kept across visits (Cache API), one cache per release. */
+const CACHE = `cc2d-${VERSION}`;
+
+/** @param {Uint8Array} bytes */
+async function sha256(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", /** @type {BufferSource} */ (bytes)));
+  return btoa(String.fromCharCode(...digest));
+}
+
+/**
+ * Fetches `url` with progress, through the Cache API when `cache` (and the context has it).
+ * The package's own files are checked against their hash: a corrupted cached copy is
+ * dropped and fetched again, a corrupted download refused.
+ * @param {URL} url
+ * @param {"wasm" | "detector" | "extractor"} file
+ * @param {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} options
+ */
+async function download(url, file, { onProgress, cache = true }) {
+  const expected = KNOWN.get(url.href);
+  const store = cache && typeof caches !== "undefined" ? await caches.open(CACHE).catch(() => null) : null;
+  const hit = await store?.match(url.href);
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    if (!expected || (await sha256(bytes)) === expected) {
+      onProgress?.({ file, loaded: bytes.byteLength, total: bytes.byteLength, cached: true });
+      return bytes;
+    }
+    await store?.delete(url.href); // corrupted or another release's: fetch it again
+  }
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw fail("CC2D_FETCH", `cc2d: could not fetch the ${file === "wasm" ? "WebAssembly module" : `${file} weights`} from ${url}: ${e instanceof Error ? e.message : e}`);
+  }
+  if (!response.ok) throw fail("CC2D_FETCH", `cc2d: could not fetch the ${file === "wasm" ? "WebAssembly module" : `${file} weights`} from ${url}: HTTP ${response.status}`);
+  const length = Number(response.headers.get("content-length"));
+  const total = Number.isFinite(length) && length > 0 ? length : null;
+  const chunks = [];
+  let loaded = 0;
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onProgress?.({ file, loaded, total, cached: false });
+  }
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  if (expected && (await sha256(bytes)) !== expected) {
+    throw fail("CC2D_FETCH", `cc2d: the ${file} file from ${url} is not this release's (${VERSION}): corrupted download or a stale copy in between; reload, or clear the HTTP cache`);
+  }
+  onProgress?.({ file, loaded, total: loaded, cached: false });
+  await store?.put(url.href, new Response(bytes, { headers: { "content-type": response.headers.get("content-type") ?? "application/octet-stream" } })).catch(() => {});
+  return bytes;
+}
+
+/**
+ * An Error (or `type`) whose `code` a program can switch on (`Cc2dErrorCode` in index.d.ts).
+ * @param {import("./index.js").Cc2dErrorCode} code
+ * @param {string} message
+ */
+function fail(code, message, type = Error) {
+  return Object.assign(new type(message), { code });
+}
+
 /** Loads and instantiates the wasm module once per page or worker. */
-function loadWasm(wasmUrl) {
-  wasmReady ??= init({ module_or_path: wasmUrl ?? new URL("./wasm/cc2d_bg.wasm", import.meta.url) }).catch((e) => {
-    wasmReady = null;
-    throw new Error(`cc2d: could not load the WebAssembly module: ${e.message ?? e}`);
-  });
+function loadWasm(wasmUrl, options) {
+  const url = wasmUrl instanceof URL ? wasmUrl : new URL(wasmUrl ?? "./wasm/cc2d_bg.wasm", wasmUrl ? globalThis.location?.href : import.meta.url);
+  wasmReady ??= download(url, "wasm", options)
+    .then((bytes) => init({ module_or_path: bytes }))
+    .catch((e) => {
+      wasmReady = null;
+      throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the WebAssembly module: ${e.message ?? e}`);
+    });
   return wasmReady;
 }
 
@@ -47,30 +124,22 @@ function isWeightsSource(x) {
   return isBytes(x) || typeof x === "string" || x instanceof URL || (typeof Blob !== "undefined" && x instanceof Blob);
 }
 
-/** Weights from a URL (fetched with the browser's HTTP cache), bytes or a Blob/File. */
-async function weightBytes(source, what) {
+/** Weights from a URL (downloaded with progress, kept in the Cache API), bytes or a Blob/File. */
+async function weightBytes(source, what, options) {
   if (isBytes(source)) return asUint8(source);
   if (typeof Blob !== "undefined" && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  const url = source instanceof URL ? source : new URL(String(source), globalThis.location?.href);
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: ${e instanceof Error ? e.message : e}`);
-  }
-  if (!response.ok) throw new Error(`cc2d: could not fetch the ${what} weights from ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return download(source instanceof URL ? source : new URL(String(source), globalThis.location?.href), what, options);
 }
 
 function checkSize(width, height, name) {
   if (!(width > 0 && height > 0 && width <= MAX_SIDE && height <= MAX_SIDE)) {
-    throw new Error(`cc2d: ${name}: image is ${width}×${height}; sides must be between 1 and ${MAX_SIDE} pixels (is the image loaded?)`);
+    throw fail("CC2D_BAD_IMAGE", `cc2d: ${name}: image is ${width}×${height}; sides must be between 1 and ${MAX_SIDE} pixels (is the image loaded?)`);
   }
 }
 
 /** Any supported image input → the engine's grey `Image`. */
 async function toImage(input, name) {
-  if (input == null) throw new Error("cc2d: no image given");
+  if (input == null) throw fail("CC2D_BAD_IMAGE", "cc2d: no image given");
   if (isBytes(input)) return Image.fromEncoded(asUint8(input), name ?? "image");
   if (typeof Blob !== "undefined" && input instanceof Blob) {
     return Image.fromEncoded(new Uint8Array(await input.arrayBuffer()), name ?? (input instanceof File ? input.name : "image"));
@@ -84,27 +153,37 @@ async function toImage(input, name) {
   const height = input.naturalHeight ?? input.displayHeight ?? input.height;
   const label = name ?? (input.currentSrc ? input.currentSrc.split("/").pop() : input.constructor?.name ?? "image");
   if (width === undefined || height === undefined) {
-    throw new Error(`cc2d: ${label}: unsupported image input; give encoded bytes (PNG/JPEG/BMP/TIFF), a Blob/File, ImageData, ImageBitmap, an <img> or a canvas`);
+    throw fail("CC2D_BAD_IMAGE", `cc2d: ${label}: unsupported image input; give encoded bytes (PNG/JPEG/BMP/TIFF), a Blob/File, ImageData, ImageBitmap, an <img> or a canvas`);
   }
   checkSize(width, height, label);
   const canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : Object.assign(document.createElement("canvas"), { width, height });
   const context = canvas.getContext("2d", { willReadFrequently: true });
-  if (!context) throw new Error(`cc2d: ${label}: this browser gives no 2D canvas to read the image with`);
+  if (!context) throw fail("CC2D_BAD_IMAGE", `cc2d: ${label}: this browser gives no 2D canvas to read the image with`);
   context.drawImage(input, 0, 0, width, height);
   const data = context.getImageData(0, 0, width, height).data;
   return Image.fromRgba(width, height, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), label);
 }
 
+/** An aborted call rejects with a DOMException named AbortError, `code` CC2D_ABORTED. */
 function abortError(signal) {
-  return signal.reason ?? new DOMException("cc2d: fine-tuning was aborted", "AbortError");
+  const reason = signal.reason;
+  const error = reason instanceof DOMException && reason.name === "AbortError" ? reason : new DOMException(`cc2d: aborted${reason ? ` (${reason})` : ""}`, "AbortError");
+  // DOMException's own `code` is a legacy number on its prototype: an own property shadows it.
+  return Object.defineProperty(error, "code", { value: "CC2D_ABORTED", enumerable: true });
 }
 
 /** A trapped wasm instance cannot be used again: say so instead of failing obscurely later. */
 function explain(e) {
-  if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
-    return new Error(`cc2d: the engine failed (${e.message}); this is usually out of memory for a very large image or batch. Call dispose() and create a new Cc2d.`);
+  if (e instanceof RangeError && !("code" in e)) {
+    return fail("CC2D_OUT_OF_MEMORY", `cc2d: the engine ran out of memory (${e.message}); use a smaller image or batch. Call dispose() and create a new Cc2d.`);
   }
-  return e instanceof Error ? e : new Error(String(e));
+  if (e instanceof WebAssembly.RuntimeError) {
+    return fail("CC2D_ENGINE_FAILED", `cc2d: the engine failed (${e.message}); this is usually out of memory for a very large image or batch. Call dispose() and create a new Cc2d.`);
+  }
+  if (typeof e?.code === "string") return e;
+  if (e instanceof DOMException) return Object.defineProperty(e, "code", { value: e.name === "AbortError" ? "CC2D_ABORTED" : "CC2D_INTERNAL", enumerable: true });
+  if (e instanceof Error) return Object.assign(e, { code: "CC2D_INTERNAL" });
+  return fail("CC2D_INTERNAL", String(e));
 }
 
 /**
@@ -123,11 +202,14 @@ export class Cc2d {
   /** @type {Error | null} */
   #broken = null;
   #adapter;
+  /** @type {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} */
+  #loading;
 
-  constructor(engine, weights, adapter) {
+  constructor(engine, weights, adapter, loading) {
     this.#engine = engine;
     this.#weights = weights;
     this.#adapter = adapter;
+    this.#loading = loading;
   }
 
   /**
@@ -135,15 +217,16 @@ export class Cc2d {
    * the .wasm file is served, default beside this file.
    * @param {import("./index.js").CreateOptions} [options]
    */
-  static async create({ backend = "auto", weights, wasm } = {}) {
-    await loadWasm(wasm);
+  static async create({ backend = "auto", weights, wasm, onProgress, cache = true } = {}) {
+    const loading = { onProgress, cache };
+    await loadWasm(wasm, loading);
     const single = weights !== undefined && isWeightsSource(weights);
     if (weights != null && !single && (typeof weights !== "object" || Object.keys(weights).some((k) => k !== "detector" && k !== "extractor"))) {
-      throw new TypeError("cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those");
+      throw fail("CC2D_BAD_INPUT", "cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those", TypeError);
     }
     for (const which of ["detector", "extractor"]) {
       const w = single ? undefined : weights?.[which];
-      if (w != null && !isWeightsSource(w)) throw new TypeError(`cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`);
+      if (w != null && !isWeightsSource(w)) throw fail("CC2D_BAD_INPUT", `cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`, TypeError);
     }
     const sources = {
       detector: (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
@@ -151,7 +234,7 @@ export class Cc2d {
     };
     const engine = await Engine.create(backend);
     const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
-    const cc2d = new Cc2d(engine, sources, adapter);
+    const cc2d = new Cc2d(engine, sources, adapter, loading);
     // The detector's weights load in the background; calls queue behind them.
     cc2d.#enqueue(() => cc2d.#loadDetector(sources.detector)).catch(() => {});
     return cc2d;
@@ -180,7 +263,7 @@ export class Cc2d {
    */
   setTemplate(image, landmarks, { spacingMm, name } = {}) {
     return this.#enqueue(async () => {
-      if (!Array.isArray(landmarks) || landmarks.length === 0) throw new Error("cc2d: setTemplate needs landmarks as a non-empty array of { name, x, y }");
+      if (!Array.isArray(landmarks) || landmarks.length === 0) throw fail("CC2D_LANDMARK_COUNT", "cc2d: setTemplate needs landmarks as a non-empty array of { name, x, y }");
       const img = await toImage(image, name ?? "template");
       try {
         const template = {
@@ -248,7 +331,7 @@ export class Cc2d {
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
       const perEpoch = this.#engine.stepsPerEpoch();
-      if (perEpoch === 0) throw new Error("cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
+      if (perEpoch === 0) throw fail("CC2D_NOT_READY", "cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
       const total = perEpoch * epochs;
       const started = performance.now();
       const epochLosses = [];
@@ -274,6 +357,23 @@ export class Cc2d {
     });
   }
 
+  /**
+   * The image as the engine decoded it, as ImageData (grey, 8-bit): to show a file the
+   * browser cannot display itself (TIFF, 16-bit PNG) with the pixels the models see.
+   * @param {ImageSource} image @param {{ name?: string }} [options]
+   */
+  decode(image, { name } = {}) {
+    return this.#enqueue(async () => {
+      const img = await toImage(image, name);
+      try {
+        const rgba = img.toRgba();
+        return new ImageData(new Uint8ClampedArray(/** @type {ArrayBuffer} */ (rgba.buffer), rgba.byteOffset, rgba.byteLength), img.width, img.height);
+      } finally {
+        img.free();
+      }
+    });
+  }
+
   /** The detector's weights (f16, with its configuration and landmark names), for `weights` of a later `create` or `loadWeights`. */
   exportWeights() {
     return this.#enqueue(() => this.#engine.exportDetector());
@@ -296,7 +396,7 @@ export class Cc2d {
   dispose() {
     const engine = this.#engine;
     this.#engine = null;
-    this.#broken = new Error("cc2d: this Cc2d was disposed; create a new one");
+    this.#broken = fail("CC2D_DISPOSED", "cc2d: this Cc2d was disposed; create a new one");
     return this.#queue.then(() => engine?.free());
   }
 
@@ -318,9 +418,9 @@ export class Cc2d {
 
   async #loadDetector(source) {
     try {
-      this.#engine.loadDetector(await weightBytes(source, "detector"), weightsName(source, "detector"));
+      this.#engine.loadDetector(await weightBytes(source, "detector", this.#loading), weightsName(source, "detector"));
     } catch (e) {
-      this.#detectorError = new Error(`cc2d: the detector weights could not be loaded: ${e instanceof Error ? e.message : e}`);
+      this.#detectorError = fail(/** @type {any} */ (e)?.code ?? "CC2D_WEIGHTS_MISMATCH", `cc2d: the detector weights could not be loaded: ${e instanceof Error ? e.message : e}`);
       throw this.#detectorError;
     }
   }
@@ -328,7 +428,7 @@ export class Cc2d {
   async #loadExtractor() {
     if (this.#extractorLoaded) return;
     const source = this.#weights.extractor;
-    this.#engine.loadExtractor(await weightBytes(source, "extractor"), weightsName(source, "extractor"));
+    this.#engine.loadExtractor(await weightBytes(source, "extractor", this.#loading), weightsName(source, "extractor"));
     this.#extractorLoaded = true;
   }
 
@@ -358,7 +458,7 @@ function weightsName(source, what) {
 }
 
 function finite(v, i) {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`cc2d: landmark ${i + 1}: x and y must be finite numbers (original pixels), got ${v}`);
+  if (typeof v !== "number" || !Number.isFinite(v)) throw fail("CC2D_BAD_LANDMARK", `cc2d: landmark ${i + 1}: x and y must be finite numbers (original pixels), got ${v}`);
   return v;
 }
 

@@ -15,6 +15,7 @@ export const FORWARDED = {
   setTemplate: { image: 0 },
   match: { image: 0 },
   detect: { image: 0 },
+  decode: { image: 0 },
   pseudoLabel: { images: 0, progress: true },
   fineTune: { images: 0, progress: true },
   exportWeights: {},

@@ -9,6 +9,11 @@ export class Cc2dWorker {
   #worker;
   #next = 1;
   #pending = new Map();
+  /**
+   * `create`'s `onProgress`: downloads go on after `create` resolves (the weights load in the background).
+   * @type {((progress: import("./index.js").LoadProgress) => void) | null}
+   */
+  #onLoad = null;
   /** The backend in use: "webgpu" or "cpu". */
   backend = null;
   /** The WebGPU adapter's info, or null on the CPU. */
@@ -17,19 +22,20 @@ export class Cc2dWorker {
   constructor(worker) {
     this.#worker = worker;
     worker.onmessage = ({ data }) => {
+      if ("loadProgress" in data) return this.#onLoad?.(data.loadProgress);
       const call = this.#pending.get(data.id);
       if (!call) return;
       if ("progress" in data) return call.onProgress?.(data.progress);
       this.#pending.delete(data.id);
       if (data.error) {
         const error = data.error.name === "AbortError" ? new DOMException(data.error.message, "AbortError") : new Error(data.error.message);
-        call.reject(error);
+        call.reject(Object.defineProperty(error, "code", { value: data.error.code ?? "CC2D_INTERNAL", enumerable: true }));
       } else {
         call.resolve(data.result);
       }
     };
     worker.onerror = (event) => {
-      const error = new Error(`cc2d worker failed: ${event.message ?? "unknown error"}`);
+      const error = Object.assign(new Error(`cc2d worker failed: ${event.message ?? "unknown error"}`), { code: "CC2D_ENGINE_FAILED" });
       for (const call of this.#pending.values()) call.reject(error);
       this.#pending.clear();
     };
@@ -44,7 +50,9 @@ export class Cc2dWorker {
     // worker.js there: both become absolute strings against this page. Bytes and Blobs
     // cross as they are.
     const absolute = (v) => (v instanceof URL ? v.href : typeof v === "string" ? new URL(v, globalThis.location?.href).href : v);
-    const resolved = { ...options };
+    const { onProgress, ...rest } = options;
+    client.#onLoad = onProgress ?? null;
+    const resolved = { ...rest, reportProgress: Boolean(onProgress) };
     if (resolved.wasm != null) resolved.wasm = absolute(resolved.wasm);
     const w = resolved.weights;
     if (w instanceof URL || typeof w === "string") resolved.weights = absolute(w);

@@ -7,8 +7,9 @@ let cc2d = null;
 const aborts = new Map();
 
 const lifecycle = {
-  async create(options) {
-    cc2d = await Cc2d.create(options);
+  async create({ reportProgress, ...options }) {
+    // Download progress goes to the page as messages of its own (it outlives this call).
+    cc2d = await Cc2d.create({ ...options, onProgress: reportProgress ? (p) => postMessage({ loadProgress: p }) : undefined });
     return { backend: cc2d.backend, adapter: cc2d.adapter };
   },
   async dispose() {
@@ -39,13 +40,15 @@ self.onmessage = async ({ data: { id, method, args = [] } }) => {
     return;
   }
   try {
-    if (!lifecycle[method] && !Object.hasOwn(FORWARDED, method)) throw new Error(`cc2d worker: unknown method ${method}`);
-    if (method !== "create" && !cc2d) throw new Error("cc2d worker: not created yet");
+    if (!lifecycle[method] && !Object.hasOwn(FORWARDED, method)) throw Object.assign(new Error(`cc2d worker: unknown method ${method}`), { code: "CC2D_BAD_INPUT" });
+    if (method !== "create" && !cc2d) throw Object.assign(new Error("cc2d worker: not created yet"), { code: "CC2D_NOT_READY" });
     const result = await (lifecycle[method] ? lifecycle[method](...args) : forward(method, args, id));
-    const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+    const transfer = result instanceof Uint8Array ? [result.buffer] : result instanceof ImageData ? [result.data.buffer] : [];
     postMessage({ id, result }, { transfer });
   } catch (e) {
-    const error = e instanceof Error || e instanceof DOMException ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+    // The name, message and code cross to the page (an Error's own properties do not).
+    const code = typeof (/** @type {any} */ (e)?.code) === "string" ? /** @type {any} */ (e).code : "CC2D_INTERNAL";
+    const error = e instanceof Error || e instanceof DOMException ? { name: e.name, message: e.message, code } : { name: "Error", message: String(e), code };
     postMessage({ id, error });
   } finally {
     aborts.delete(id);

@@ -18,6 +18,7 @@ rm -f pkg/wasm/.gitignore pkg/wasm/package.json
 mkdir -p pkg/weights
 cp weights/ssl-small.bpk weights/tpl-small.bpk pkg/weights/
 cp LICENSE pkg/LICENSE
+node scripts/manifest.mjs
 # cc2d/ceph's and cc2d/tracing's types, from their JSDoc (one source).
 node_modules/.bin/tsc pkg/ceph.js pkg/tracing.js --allowJs --declaration --emitDeclarationOnly --skipLibCheck --lib esnext,dom,dom.iterable --target es2022 --outDir pkg
 opt=$(stat -c %s pkg/wasm/cc2d_bg.wasm)

@@ -3,7 +3,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::io::image::{self, GreyImage};
-use crate::web::js_error;
+use crate::web::Rejection;
 
 /// A decoded image, grey, ready for the models.
 #[wasm_bindgen]
@@ -17,14 +17,28 @@ impl Image {
     /// Decodes an encoded image (PNG, JPEG, BMP or TIFF; 8 or 16 bit). `name` is used in
     /// error messages and in results.
     #[wasm_bindgen(js_name = fromEncoded)]
-    pub fn from_encoded(bytes: &[u8], name: &str) -> Result<Image, JsError> {
-        Ok(Self { image: image::decode(bytes, name).map_err(js_error)?, name: name.into() })
+    pub fn from_encoded(bytes: &[u8], name: &str) -> Result<Image, Rejection> {
+        Ok(Self { image: image::decode(bytes, name)?, name: name.into() })
     }
 
     /// Takes RGBA pixels as a canvas gives them (`ImageData.data`).
     #[wasm_bindgen(js_name = fromRgba)]
-    pub fn from_rgba(width: u32, height: u32, rgba: &[u8], name: &str) -> Result<Image, JsError> {
-        Ok(Self { image: image::from_rgba8(width, height, rgba, name).map_err(js_error)?, name: name.into() })
+    pub fn from_rgba(width: u32, height: u32, rgba: &[u8], name: &str) -> Result<Image, Rejection> {
+        Ok(Self { image: image::from_rgba8(width, height, rgba, name)?, name: name.into() })
+    }
+
+    /// The decoded pixels as 8-bit RGBA, grey in each colour channel: what a page shows when
+    /// its browser cannot decode the file itself (TIFF, 16-bit).
+    #[wasm_bindgen(js_name = toRgba)]
+    pub fn to_rgba(&self) -> Vec<u8> {
+        self.image
+            .pixels
+            .iter()
+            .flat_map(|&v| {
+                let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                [g, g, g, 255]
+            })
+            .collect()
     }
 
     #[wasm_bindgen(getter)]

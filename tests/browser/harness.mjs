@@ -30,6 +30,9 @@ export function unpackTarball() {
   return join(dir, "package");
 }
 
+/** The Content-Security-Policy the package must work under (README of the package). */
+export const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'";
+
 const ARGS = [
   "--headless=new",
   "--no-sandbox",
@@ -43,7 +46,8 @@ const ARGS = [
 /**
  * A browser page on ORIGIN. Served paths: /node_modules/cc2d/ → the unpacked package,
  * /www/node_modules/cc2d/ → the same, /www/ → the demo, /data/ → the shared data,
- * /blank.html → an empty page importing "cc2d".
+ * /blank.html → an empty page importing "cc2d"; /strict-csp.html → a page that runs the
+ * package (on the page and in its worker) under STRICT_CSP.
  */
 export async function openPage({ webgpu = true, packageDir } = {}) {
   const browser = await chromium.launch({
@@ -53,6 +57,10 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const outside = [];
   const missing = [];
+  /** Every path served from disk, in order (what reached the network, so to speak). */
+  const served = [];
+  /** `network.off = true` makes every request that reaches the network fail, as offline. */
+  const network = { off: false, blocked: [] };
   const mounts = [
     ["/www/node_modules/cc2d/", packageDir],
     ["/node_modules/cc2d/", packageDir],
@@ -61,9 +69,34 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
   ];
   await context.route("**/*", async (route) => {
     const url = new URL(route.request().url());
+    if (network.off) {
+      network.blocked.push(url.pathname);
+      return route.abort("internetdisconnected");
+    }
     if (url.origin !== ORIGIN) {
       outside.push(url.href);
       return route.abort();
+    }
+    if (url.pathname === "/strict-csp.html") {
+      // A page under the strict policy a hospital's viewer might send: no inline script, no
+      // eval (only WebAssembly compilation), workers from the origin only.
+      return route.fulfill({
+        contentType: "text/html",
+        headers: { "Content-Security-Policy": STRICT_CSP },
+        body: `<!doctype html><meta charset="utf-8"><script type="module" src="/strict-csp.js"></script><body>`,
+      });
+    }
+    if (url.pathname === "/strict-csp.js") {
+      return route.fulfill({
+        contentType: "text/javascript",
+        headers: { "Content-Security-Policy": STRICT_CSP },
+        body: `import { Cc2d, Cc2dWorker } from "/node_modules/cc2d/index.js";
+          const violations = [];
+          document.addEventListener("securitypolicyviolation", (e) => violations.push(e.violatedDirective + " " + e.blockedURI));
+          const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
+          const run = async (Kind) => { const c = await Kind.create({ backend: "cpu" }); const r = await c.detect(bytes.slice(), { name: "151.jpg" }); await c.dispose(); return r.landmarks; };
+          window.result = Promise.all([run(Cc2d), run(Cc2dWorker)]).then(([page, worker]) => ({ page, worker, violations }), (e) => ({ error: e.code + " " + e.message, violations }));`,
+      });
     }
     if (url.pathname === "/blank.html") {
       return route.fulfill({
@@ -74,7 +107,10 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
     for (const [prefix, dir] of mounts) {
       if (dir && url.pathname.startsWith(prefix)) {
         const file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length)) || "index.html"));
-        if (file.startsWith(dir) && existsSync(file)) return route.fulfill({ path: file });
+        if (file.startsWith(dir) && existsSync(file)) {
+          served.push(url.pathname);
+          return route.fulfill({ path: file });
+        }
       }
     }
     missing.push(url.pathname);
@@ -84,7 +120,7 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-  return { browser, page, outside, missing, logs };
+  return { browser, page, outside, missing, served, network, logs };
 }
 
 /**

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
+import { DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
 import { analyse } from "../../pkg/ceph.js";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
@@ -38,6 +38,27 @@ function hugePngHeader() {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(ihdr));
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13]), ihdr, crc]);
+}
+
+/** An uncompressed 8-bit grey TIFF (which Chromium cannot display) of `pixel(x, y)`. */
+function greyTiff(width, height, pixel) {
+  const tags = [[256, 4, width], [257, 4, height], [258, 3, 8], [259, 3, 1], [262, 3, 1], [273, 4, 0], [277, 3, 1], [278, 4, height], [279, 4, width * height]];
+  const dataAt = 8 + 2 + tags.length * 12 + 4;
+  const out = Buffer.alloc(dataAt + width * height);
+  out.write("II", 0, "latin1");
+  out.writeUInt16LE(42, 2);
+  out.writeUInt32LE(8, 4);
+  out.writeUInt16LE(tags.length, 8);
+  tags.forEach(([tag, type, value], i) => {
+    const at = 10 + i * 12;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(1, at + 4);
+    if (type === 3) out.writeUInt16LE(value, at + 8);
+    else out.writeUInt32LE(tag === 273 ? dataAt : value, at + 8);
+  });
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[dataAt + y * width + x] = pixel(x, y);
+  return out;
 }
 
 function maxDistance(a, b) {
@@ -82,6 +103,8 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       const worker = await Cc2dWorker.create({ backend: "cpu" });
       const inWorker = await worker.detect(blob, { name: "151.jpg" });
       const tta = await worker.detect(blob, { name: "151.jpg", tta: true });
+      // A rejection keeps its code across the worker boundary.
+      const workerError = await worker.detect(new Uint8Array([1, 2, 3]), { name: "junk.png" }).then(() => "resolved", (e) => `${e.code} ${e.message}`);
       await worker.dispose();
       // Weights as a Blob (a File from a picker) are used, never silently replaced by the
       // default model: the shipped detector's bytes as a Blob detect alike, junk is refused.
@@ -90,7 +113,7 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       const blobFound = await fromBlob.detect(blob, { name: "151.jpg" });
       await fromBlob.dispose();
       const junk = await Cc2d.create({ backend: "cpu", weights: new Blob(["not weights"]) });
-      const junkError = await junk.detect(blob).then(() => "loaded", (e) => e.message);
+      const junkError = await junk.detect(blob).then(() => "loaded", (e) => `${e.code} ${e.message}`);
       await junk.dispose();
       // A URL object inside `weights` crosses into the worker, and a relative string resolves
       // against this page, not against worker.js.
@@ -100,10 +123,11 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       });
       const nestedFound = await nested.detect(blob, { name: "151.jpg" });
       await nested.dispose();
-      return { direct, again, inWorker, tta, blobFound, junkError, nestedFound };
+      return { direct, again, inWorker, tta, workerError, blobFound, junkError, nestedFound };
     });
     assert.ok(maxDistance(r.blobFound.landmarks, r.direct.landmarks) < 1e-6, "weights given as a Blob detect as the shipped ones");
-    assert.match(r.junkError, /detector weights could not be loaded/);
+    assert.match(r.junkError, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded/);
+    assert.match(r.workerError, /^CC2D_BAD_IMAGE .*junk\.png/);
     assert.ok(maxDistance(r.nestedFound.landmarks, r.direct.landmarks) < 1e-6, "nested URL and relative weights in the worker");
     const d = maxDistance(r.direct.landmarks, recorded.landmarks);
     t.diagnostic(`page (cpu): ${r.direct.milliseconds.toFixed(0)} ms then ${r.again.milliseconds.toFixed(0)} ms; max distance to the native CLI ${d.toExponential(2)} px`);
@@ -144,11 +168,11 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
       const auto = await Cc2d.create({ backend: "auto" });
       const backend = auto.backend;
       await auto.dispose();
-      const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => e.message);
+      const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => `${e.code} ${e.message}`);
       return { backend, refused };
     });
     assert.equal(r.backend, "cpu");
-    assert.match(r.refused, /WebGPU is not available/);
+    assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
   });
 });
 
@@ -177,7 +201,7 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
       const controller = new AbortController();
       const aborted = await cc2d
         .fineTune([], { epochs: 5, onProgress: () => controller.abort(), signal: controller.signal })
-        .then(() => "finished", (e) => e.name);
+        .then(() => "finished", (e) => `${e.name} ${e.code}`);
       const unchanged = await cc2d.detect(query, { name: "151.jpg" });
       await Promise.all([cc2d.dispose(), reloaded.dispose()]);
       return { matched, tuned, progress, weightBytes: weights.byteLength, reexportedSame, after, again, aborted, unchanged };
@@ -195,18 +219,75 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
     t.diagnostic(`exported (f16) and reloaded: median shift ${shifts[9].toFixed(3)} px, largest ${shifts[18].toFixed(2)} px`);
     assert.ok(shifts[9] < 0.5, `exported weights reload with a median shift of ${shifts[9]} px`);
     assert.ok(r.reexportedSame, "weights exported again from the reloaded detector detect exactly the same");
-    assert.equal(r.aborted, "AbortError");
+    assert.equal(r.aborted, "AbortError CC2D_ABORTED");
     assert.ok(maxDistance(r.unchanged.landmarks, r.after.landmarks) < 1e-9, "an aborted fine-tune leaves the detector as it was");
   });
 });
 
-test("bad input gets a clear error, never a hung promise or a dead page", { timeout: 300_000 }, async (t) => {
+test("loading reports progress, a second visit loads from the Cache API, a corrupted cached copy is fetched again", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page, served }) => {
+    const visit = () =>
+      page.evaluate(async () => {
+        const { Cc2d } = await import("cc2d");
+        const events = [];
+        const cc2d = await Cc2d.create({ backend: "cpu", onProgress: (p) => events.push(p) });
+        const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
+        const found = await cc2d.detect(bytes, { name: "151.jpg" }); // after the detector's weights
+        await cc2d.dispose();
+        return { events, landmarks: found.landmarks };
+      });
+    const downloads = () => served.filter((p) => /\.(wasm|bpk)$/.test(p));
+    const sizes = { wasm: readFileSync(join(packageDir, "wasm/cc2d_bg.wasm")).byteLength, detector: readFileSync(join(packageDir, "weights/tpl-small.bpk")).byteLength };
+    const last = (events, file) => events.filter((e) => e.file === file).at(-1);
+
+    await page.goto(`${ORIGIN}/blank.html`);
+    const first = await visit();
+    assert.ok(first.events.filter((e) => e.file === "wasm").length > 1, "the wasm download reports progress as it streams");
+    assert.deepEqual(last(first.events, "wasm"), { file: "wasm", loaded: sizes.wasm, total: sizes.wasm, cached: false });
+    assert.deepEqual(last(first.events, "detector"), { file: "detector", loaded: sizes.detector, total: sizes.detector, cached: false });
+    assert.deepEqual(downloads(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm", "/node_modules/cc2d/weights/tpl-small.bpk"]);
+
+    await page.reload();
+    const second = await visit();
+    assert.ok(second.events.every((e) => e.cached), JSON.stringify(second.events));
+    assert.equal(downloads().length, 2, "the second visit fetched neither the wasm nor the weights");
+    assert.ok(maxDistance(second.landmarks, recorded.landmarks) < 1e-3);
+
+    // A corrupted copy in the cache: detected by its hash, fetched again, and it works.
+    await page.evaluate(async () => {
+      const cache = await caches.open((await caches.keys()).find((k) => k.startsWith("cc2d-")));
+      await cache.put(new URL("/node_modules/cc2d/weights/tpl-small.bpk", location.href).href, new Response("garbage"));
+    });
+    await page.reload();
+    const third = await visit();
+    assert.equal(last(third.events, "detector").cached, false);
+    assert.deepEqual(downloads().slice(2), ["/node_modules/cc2d/weights/tpl-small.bpk"]);
+    assert.ok(maxDistance(third.landmarks, recorded.landmarks) < 1e-3);
+  });
+});
+
+test("the package runs under a strict Content-Security-Policy, on the page and in its worker", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    t.diagnostic(STRICT_CSP);
+    await page.goto(`${ORIGIN}/strict-csp.html`);
+    await page.waitForFunction(() => /** @type {any} */ (window).result !== undefined, undefined, { timeout: 120_000 });
+    const r = await page.evaluate(() => /** @type {any} */ (window).result);
+    assert.equal(r.error, undefined, r.error);
+    assert.deepEqual(r.violations, []);
+    assert.ok(maxDistance(r.page, recorded.landmarks) < 1e-3 && maxDistance(r.worker, recorded.landmarks) < 1e-3, "the recorded landmarks under the policy");
+  });
+});
+
+test("bad input gets a clear error with a stable code, never a hung promise or a dead page", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async ({ landmarks, hugePng }) => {
       const { Cc2d } = await import("cc2d");
-      const message = (p) => p.then(() => "resolved", (e) => e.message);
+      // "CODE message", so that each check reads both.
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
       const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
       const huge = new Uint8Array(hugePng);
       const cc2d = await Cc2d.create({ backend: "cpu" });
@@ -224,6 +305,7 @@ test("bad input gets a clear error, never a hung promise or a dead page", { time
       // Two calls at once are queued and both answered.
       const [a, b] = await Promise.all([cc2d.detect(bytes, { name: "a" }), cc2d.detect(bytes, { name: "b" })]);
       out.concurrent = [a.image, b.image, a.landmarks.length, b.landmarks.length];
+      out.afterRefusals = a.landmarks;
       await cc2d.dispose();
       out.disposed = await message(cc2d.detect(bytes));
       // Weights that cannot be fetched: the detect queued behind them says why.
@@ -232,21 +314,22 @@ test("bad input gets a clear error, never a hung promise or a dead page", { time
       out.unknownBackend = await message(Cc2d.create({ backend: "quantum" }));
       return out;
     }, { landmarks: isbiTemplate(), hugePng: [...hugePngHeader()] });
-    for (const [k, v] of Object.entries(r)) t.diagnostic(`${k}: ${v}`);
-    assert.match(r.text, /notes\.txt.*not a supported image/);
-    assert.match(r.empty, /empty\.png.*empty/);
-    assert.match(r.zero, /0×0.*sides must be between 1 and 16384/);
+    for (const [k, v] of Object.entries(r)) if (typeof v === "string") t.diagnostic(`${k}: ${v}`);
+    assert.match(r.text, /^CC2D_BAD_IMAGE .*notes\.txt.*not a supported image/);
+    assert.match(r.empty, /^CC2D_BAD_IMAGE .*empty\.png.*empty/);
+    assert.match(r.zero, /^CC2D_BAD_IMAGE .*0×0.*sides must be between 1 and 16384/);
     // (wasm32 cannot describe 10 GB: the PNG decoder refuses first, and says so as a size problem.)
-    assert.match(r.huge, /huge\.png.*(100000×100000.*sides must be between 1 and 16384|too large.*sides must be between 1 and 16384)/);
-    assert.match(r.outside, /landmark 4 \(porion\).*outside/);
-    assert.match(r.nan, /landmark 1: x and y must be finite numbers/);
-    assert.match(r.count, /5 landmarks.*19/);
-    assert.match(r.matchWithoutTemplate, /no template: call setTemplate first/);
-    assert.match(r.wrongWeights, /detector weights could not be loaded.*not CC2D-TPL detector weights|do not match/);
+    assert.match(r.huge, /^CC2D_BAD_IMAGE .*huge\.png.*(100000×100000.*sides must be between 1 and 16384|too large.*sides must be between 1 and 16384)/);
+    assert.match(r.outside, /^CC2D_BAD_LANDMARK .*landmark 4 \(porion\).*outside/);
+    assert.match(r.nan, /^CC2D_BAD_LANDMARK .*landmark 1: x and y must be finite numbers/);
+    assert.match(r.count, /^CC2D_LANDMARK_COUNT .*5 landmarks.*19/);
+    assert.match(r.matchWithoutTemplate, /^CC2D_NOT_READY .*no template: call setTemplate first/);
+    assert.match(r.wrongWeights, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded.*(not CC2D-TPL detector weights|do not match)/);
     assert.deepEqual(r.concurrent, ["a", "b", 19, 19]);
-    assert.match(r.disposed, /disposed/);
-    assert.match(r.missingWeights, /could not fetch the detector weights.*HTTP 404/);
-    assert.match(r.unknownBackend, /unknown backend "quantum"/);
+    assert.ok(maxDistance(r.afterRefusals, recorded.landmarks) < 1e-3, "after every refusal the same engine still detects the recorded landmarks");
+    assert.match(r.disposed, /^CC2D_DISPOSED .*disposed/);
+    assert.match(r.missingWeights, /^CC2D_FETCH .*could not fetch the detector weights.*HTTP 404/);
+    assert.match(r.unknownBackend, /^CC2D_BAD_INPUT .*unknown backend "quantum"/);
   });
 });
 
@@ -350,9 +433,47 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
     assert.match(await page.textContent("#status"), /notes\.png: /);
     assert.equal(await page.getAttribute("#status", "class"), "error");
     assert.equal((await pointsNow())[1].edited, true, "the open case keeps its edit");
+    // A TIFF, which Chromium cannot display: shown from the engine's decoded pixels.
+    const pattern = (x, y) => (x * 3 + y * 5) % 256;
+    await page.setInputFiles("#file", { name: "scan.tif", mimeType: "image/tiff", buffer: greyTiff(320, 256, pattern) });
+    await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
+    assert.match(await page.textContent("#status"), /19 landmarks on scan\.tif \(320×256\)/);
+    await page.click("#cases button:last-child");
+    const shownPixels = await page.$eval("#tracing", (el) => {
+      const canvas = el.shadowRoot.querySelector("canvas");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      return [canvas.width, canvas.height, [10, 20, 300, 250].map((v, i, a) => (i % 2 ? null : data[(a[i + 1] * canvas.width + v) * 4])).filter((v) => v !== null)];
+    });
+    assert.deepEqual(shownPixels, [320, 256, [pattern(10, 20), pattern(300, 250)]]);
+    await page.click("#cases button:first-child");
+
     await page.setViewportSize({ width: 820, height: 1180 });
     await page.screenshot({ path: join(artifacts, "app-820x1180.png"), fullPage: true });
     assert.deepEqual(outside, [], "the app requests nothing outside its origin");
     assert.deepEqual(missing, [], "every file the app asks for exists");
+  });
+});
+
+test("the app opens and detects with the network off after one visit (service worker + Cache API)", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page, network }) => {
+    await page.goto(`${ORIGIN}/www/index.html?backend=cpu`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    // The detector's weights finish downloading (and are cached) before the network goes.
+    await page.setInputFiles("#file", join(DATA, "isbi2015/images/151.jpg"));
+    await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
+    await page.click("#clear");
+
+    network.off = true;
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    await page.setInputFiles("#file", join(DATA, "isbi2015/images/151.jpg"));
+    await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
+    const status = await page.textContent("#status");
+    t.diagnostic(`offline: ${status}; requests that found no network: ${network.blocked.length}`);
+    assert.match(status, /19 landmarks on 151\.jpg/);
+    const rows = await page.$$eval("#results tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    assert.ok(maxDistance(rows.map((r) => ({ x: Number(r[2]), y: Number(r[3]) })), recorded.landmarks) <= 1, "offline, the app shows the recorded landmarks");
   });
 });
