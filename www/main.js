@@ -14,7 +14,7 @@ const status = (text, error = false) => {
 };
 
 let cc2d = null;
-/** @type {{ id: number, name: string, file: Blob, bitmap: ImageBitmap | null, width: number, height: number, landmarks: any[] | null, spacing: number | null, error?: string }[]} */
+/** @type {{ id: number, name: string, file: Blob, bitmap: ImageBitmap | ImageData | null, width: number, height: number, landmarks: any[] | null, spacing: number | null, error?: string }[]} */
 const cases = [];
 let current = -1;
 const DEFAULT_SPACING = 0.1; // the shipped model's images (ISBI 2015)
@@ -47,10 +47,20 @@ async function start(backend) {
   document.body.dataset.ready = "false";
   status("Loading the model…");
   try {
-    cc2d = await Cc2dWorker.create({ backend });
+    const loading = {};
+    cc2d = await Cc2dWorker.create({
+      backend,
+      // Downloads (the first visit; later ones come from the browser's Cache API).
+      onProgress: ({ file, loaded, total, cached }) => {
+        loading[file] = cached ? "cached" : total ? `${Math.round((100 * loaded) / total)} %` : `${(loaded / 1e6).toFixed(1)} MB`;
+        if (document.body.dataset.ready !== "true") status(`Loading the model… ${Object.entries(loading).map(([f, v]) => `${f} ${v}`).join(", ")}`);
+      },
+    });
     const adapter = cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
     status(`Ready on ${cc2d.backend}${adapter}, in a worker. Open radiographs.`);
     document.body.dataset.ready = "true";
+    // A restored case the browser could not draw (TIFF) is drawn from the engine's pixels now.
+    if (current >= 0 && !cases[current].bitmap) await show(current);
   } catch (e) {
     status(e.message, true);
   }
@@ -68,11 +78,12 @@ async function open(files) {
     const c = cases[i];
     status(`Detecting on ${c.name} (${i - first + 1} of ${cases.length - first})…`);
     try {
-      const [bitmap, result] = await Promise.all([createImageBitmap(c.file).catch(() => null), cc2d.detect(c.file)]);
+      const result = await cc2d.detect(c.file);
+      const bitmap = await picture(c.file);
       Object.assign(c, { bitmap, width: result.width, height: result.height, landmarks: result.landmarks.map((l) => ({ ...l, detected: { x: l.x, y: l.y }, edited: false })) });
       persist(c);
       if (i === first) await show(i);
-      status(`${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.${bitmap ? "" : " (This browser cannot display this format; the points are listed.)"}`);
+      status(`${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.`);
     } catch (e) {
       c.error = e.message;
       status(e.message.startsWith(c.name) ? e.message : `${c.name}: ${e.message}`, true); // the other cases and their edits are untouched
@@ -101,13 +112,22 @@ async function show(i) {
   save();
   current = i;
   const c = cases[i];
-  c.bitmap ??= await createImageBitmap(c.file).catch(() => null);
+  c.bitmap ??= await picture(c.file);
   $("spacing").value = c.spacing === null ? "" : String(c.spacing);
   if (c.bitmap) tracing.image = c.bitmap;
   else tracing.image = Object.assign(document.createElement("canvas"), { width: c.width, height: c.height });
   tracing.landmarks = c.landmarks;
   renderCases();
   update();
+}
+
+/** What the view shows: the browser's own decoding, else the engine's (TIFF, 16-bit). */
+async function picture(file) {
+  try {
+    return await createImageBitmap(file);
+  } catch {
+    return cc2d ? cc2d.decode(file).catch(() => null) : null;
+  }
 }
 
 function save() {
@@ -234,7 +254,8 @@ async function exportPng() {
   const c = cases[current];
   const canvas = new OffscreenCanvas(c.width, c.height);
   const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext("2d"));
-  if (c.bitmap) g.drawImage(c.bitmap, 0, 0);
+  if (c.bitmap instanceof ImageData) g.putImageData(c.bitmap, 0, 0);
+  else if (c.bitmap) g.drawImage(c.bitmap, 0, 0);
   const r = Math.max(4, c.width / 250);
   g.font = `${Math.round(r * 3.5)}px system-ui, sans-serif`;
   g.lineWidth = r / 2;
@@ -358,6 +379,10 @@ drop.addEventListener("drop", (e) => {
   open([...e.dataTransfer.files]);
 });
 document.addEventListener("paste", (e) => open([...(e.clipboardData?.files ?? [])]));
+
+// Offline after one visit: the service worker keeps the app's files (the package keeps its
+// wasm and weights in the Cache API itself).
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 
 restore();
 start(new URLSearchParams(location.search).get("backend") ?? "auto");
