@@ -70,14 +70,10 @@ export type MatchResult = Detection<"score">;
  */
 export type DetectResult = Detection<"confidence">;
 
-export interface FineTuneProgress {
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  loss: number;
-  etaSeconds: number;
-}
+/** `fineTune`'s progress: first the pseudo-labelling of the images it was given, then training. */
+export type FineTuneProgress =
+  | { phase: "pseudo-label"; done: number; total: number }
+  | { phase: "train"; epoch: number; epochs: number; step: number; steps: number; loss: number; etaSeconds: number };
 
 export interface FineTuneOptions {
   /** Passes over the pseudo-labelled images (default 3). */
@@ -140,8 +136,18 @@ export interface Cc2dMethods {
   readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
   /** The names results carry: the template's, else the detector's. */
   landmarkNames(): Promise<string[]>;
-  /** The one annotated example. Its landmark count must match the detector's. */
+  /**
+   * The one annotated example. A landmark set of another size than the loaded detector's
+   * (your own landmarks) starts a fresh detector (the SSL encoder, a new head): `detect`
+   * rejects with CC2D_NOT_READY until `fineTune` has trained it.
+   */
   setTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { spacingMm?: number; name?: string }): Promise<void>;
+  /** Few-shot: another annotated image with the template's landmarks, in order; matching fuses all templates per landmark (median). */
+  addTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { name?: string }): Promise<void>;
+  /** How many pseudo-labelled images `fineTune` trains on (the same image given twice counts once). */
+  trainingSetSize(): Promise<number>;
+  /** Forgets the pseudo-labelled images; the template stays. */
+  clearTrainingSet(): Promise<void>;
   /** CC2D-SSL matching against the template (needs `setTemplate`). */
   match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
   /** The CC2D-TPL detector; `tta` adds test-time augmentation (4 shifted copies, median; ≈ 5× the time). */

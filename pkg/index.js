@@ -204,6 +204,8 @@ export class Cc2d {
   #adapter;
   /** @type {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} */
   #loading;
+  /** Content keys of the images in the training set (so the same image is not added twice). */
+  #labelled = new Set();
 
   constructor(engine, weights, adapter, loading) {
     this.#engine = engine;
@@ -263,20 +265,43 @@ export class Cc2d {
    */
   setTemplate(image, landmarks, { spacingMm, name } = {}) {
     return this.#enqueue(async () => {
-      if (!Array.isArray(landmarks) || landmarks.length === 0) throw fail("CC2D_LANDMARK_COUNT", "cc2d: setTemplate needs landmarks as a non-empty array of { name, x, y }");
       const img = await toImage(image, name ?? "template");
       try {
-        const template = {
-          image: name ?? "template",
-          width: img.width,
-          height: img.height,
-          landmarks: landmarks.map((l, i) => ({ name: String(l.name ?? `L${i + 1}`), x: finite(l.x, i), y: finite(l.y, i) })),
-        };
-        if (spacingMm !== undefined) template.spacing_mm = spacingMm;
-        this.#engine.setTemplate(img, JSON.stringify(template));
+        this.#engine.setTemplate(img, templateJson(img, landmarks, name ?? "template", spacingMm));
+        this.#labelled.clear();
       } finally {
         img.free();
       }
+    });
+  }
+
+  /**
+   * Few-shot: another annotated image, with the template's landmarks in the same order.
+   * @param {ImageSource} image
+   * @param {{name: string, x: number, y: number}[]} landmarks
+   * @param {{name?: string}} [options]
+   */
+  addTemplate(image, landmarks, { name } = {}) {
+    return this.#enqueue(async () => {
+      const img = await toImage(image, name ?? "template");
+      try {
+        this.#engine.addTemplate(img, templateJson(img, landmarks, name ?? "template"));
+      } finally {
+        img.free();
+      }
+    });
+  }
+
+  /** How many pseudo-labelled images `fineTune` trains on. */
+  trainingSetSize() {
+    return this.#enqueue(async () => this.#engine.trainingSetSize);
+  }
+
+  /** Forgets the pseudo-labelled images (the template stays). */
+  clearTrainingSet() {
+    return this.#enqueue(async () => {
+      this.#engine.clearTrainingSet();
+      this.#labelled.clear();
     });
   }
 
@@ -313,7 +338,12 @@ export class Cc2d {
       const results = [];
       for (const [i, image] of [...images].entries()) {
         if (signal?.aborted) throw abortError(signal);
-        results.push(await this.#timed(image, undefined, (img) => this.#engine.pseudoLabel(img), "score"));
+        // An image already in the training set (the same bytes or pixels) is matched again
+        // but not added twice.
+        const key = await contentKey(image);
+        const fresh = key === null || !this.#labelled.has(key);
+        results.push(await this.#timed(image, undefined, (img) => (fresh ? this.#engine.pseudoLabel(img) : this.#engine.match(img)), "score"));
+        if (key !== null) this.#labelled.add(key);
         onProgress?.({ done: i + 1, total: images.length });
       }
       return results;
@@ -327,7 +357,7 @@ export class Cc2d {
    */
   /** @param {ImageSource[]} [images] @param {FineTuneOptions} [options] */
   async fineTune(images = [], { epochs = 3, augment = true, onProgress, signal } = {}) {
-    if (images.length) await this.pseudoLabel(images, { signal });
+    if (images.length) await this.pseudoLabel(images, { signal, onProgress: (p) => onProgress?.({ phase: "pseudo-label", ...p }) });
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
       const perEpoch = this.#engine.stepsPerEpoch();
@@ -346,7 +376,7 @@ export class Cc2d {
             sum = 0;
           }
           const elapsed = (performance.now() - started) / 1000;
-          onProgress?.({ epoch: report.epoch + 1, epochs, step, steps: total, loss: report.loss, etaSeconds: (elapsed / step) * (total - step) });
+          onProgress?.({ phase: "train", epoch: report.epoch + 1, epochs, step, steps: total, loss: report.loss, etaSeconds: (elapsed / step) * (total - step) });
         }
         this.#engine.finishFineTune(true);
       } catch (e) {
@@ -455,6 +485,28 @@ export class Cc2d {
 function weightsName(source, what) {
   if (typeof File !== "undefined" && source instanceof File) return source.name;
   return isBytes(source) || (typeof Blob !== "undefined" && source instanceof Blob) ? what : String(source);
+}
+
+/** The template JSON the engine reads (README, "Data formats"). */
+function templateJson(img, landmarks, name, spacingMm) {
+  if (!Array.isArray(landmarks) || landmarks.length === 0) throw fail("CC2D_LANDMARK_COUNT", "cc2d: a template needs landmarks as a non-empty array of { name, x, y }");
+  const template = {
+    image: name,
+    width: img.width,
+    height: img.height,
+    landmarks: landmarks.map((l, i) => ({ name: String(l.name ?? `L${i + 1}`), x: finite(l.x, i), y: finite(l.y, i) })),
+  };
+  if (spacingMm !== undefined) template.spacing_mm = spacingMm;
+  return JSON.stringify(template);
+}
+
+/** A key for an image's content (bytes, a Blob, ImageData), or null where it has none cheaply. */
+async function contentKey(image) {
+  let bytes = null;
+  if (isBytes(image)) bytes = asUint8(image);
+  else if (typeof Blob !== "undefined" && image instanceof Blob) bytes = new Uint8Array(await image.arrayBuffer());
+  else if (typeof ImageData !== "undefined" && image instanceof ImageData) bytes = new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  return bytes ? sha256(bytes) : null;
 }
 
 function finite(v, i) {

@@ -13,6 +13,9 @@
 export const FORWARDED = {
   landmarkNames: {},
   setTemplate: { image: 0 },
+  addTemplate: { image: 0 },
+  trainingSetSize: {},
+  clearTrainingSet: {},
   match: { image: 0 },
   detect: { image: 0 },
   decode: { image: 0 },

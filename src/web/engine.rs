@@ -7,7 +7,7 @@ use std::rc::Rc;
 use burn::tensor::{Device, Tensor};
 use wasm_bindgen::prelude::*;
 
-use crate::config::{MatchingConfig, Preset};
+use crate::config::{MatchingConfig, Preset, TplConfig};
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Detection, Point, Template};
 use crate::locate::Locator;
@@ -32,6 +32,8 @@ struct State {
     detector: Option<Rc<TplDetector>>,
     extractor: Option<(SslModel, usize)>,
     template: Option<(GreyImage, Template)>,
+    /// Few-shot: more annotated images, the template's landmarks in the same order.
+    more_templates: Vec<(GreyImage, Template)>,
     matcher: Option<Rc<SslMatcher>>,
     /// The user's images with their pseudo-labels, at the detector's input size.
     training_set: Vec<LabelledImage>,
@@ -40,7 +42,23 @@ struct State {
 
 impl State {
     fn detector(&self) -> Result<&Rc<TplDetector>, Rejection> {
-        self.detector.as_ref().ok_or_else(|| Rejection::not_ready("no detector weights loaded: call loadDetector first"))
+        self.detector.as_ref().ok_or_else(|| match &self.template {
+            Some((_, t)) => Rejection::not_ready(&format!(
+                "no detector for the template's {} landmarks yet: fine-tune one (pseudoLabel or fineTune with images), or load weights trained for them",
+                t.landmarks.len()
+            )),
+            None => Rejection::not_ready("no detector weights loaded: call loadDetector first"),
+        })
+    }
+
+    /// The detector's training configuration: the loaded detector's, else (a fresh detector
+    /// for the template's landmarks) the small preset's.
+    fn training_config(&self) -> Result<TplConfig, Rejection> {
+        match (&self.detector, &self.template) {
+            (Some(d), _) => Ok(d.config().clone()),
+            (None, Some((_, t))) => Ok(TplConfig::preset(Preset::Small, t.landmarks.len())),
+            (None, None) => Err(Rejection::not_ready("no detector weights loaded: call loadDetector first")),
+        }
     }
 
     fn template(&self) -> Result<&(GreyImage, Template), Rejection> {
@@ -119,26 +137,53 @@ impl Engine {
     }
 
     /// Sets the one annotated example: its image and a template JSON (README, "Data
-    /// formats") whose size must be the image's. The landmark count must match the detector.
+    /// formats") whose size must be the image's. A landmark set of another size than the
+    /// loaded detector's (the user's own landmarks) drops that detector: a fresh one, its
+    /// encoder from the SSL extractor and a new head, is trained by the first fine-tuning.
     #[wasm_bindgen(js_name = setTemplate)]
     pub fn set_template(&self, image: &Image, template_json: &str) -> Result<(), Rejection> {
         let template = Template::from_json(template_json, "template")?;
         template.check_image(&image.image)?;
+        if template.landmarks.len() < 2 {
+            return Err(Rejection::from(crate::Error::LandmarkCount { source_name: "the template".into(), count: template.landmarks.len(), expected: 2 }));
+        }
         let mut state = self.state.borrow_mut();
-        if let Some(d) = &state.detector
-            && d.landmarks() != template.landmarks.len()
-        {
-            return Err(Rejection::from(crate::Error::LandmarkCount {
-                source_name: format!("the template (the detector was trained for {} landmarks: mark {}, or load weights trained for this template)", d.landmarks(), d.landmarks()),
-                count: template.landmarks.len(),
-                expected: d.landmarks(),
-            }));
+        if state.detector.as_ref().is_some_and(|d| d.landmarks() != template.landmarks.len()) {
+            state.detector = None;
         }
         state.template = Some((image.image.clone(), template));
+        state.more_templates.clear();
         state.matcher = None;
         state.training_set.clear();
         state.reset_training();
         Ok(())
+    }
+
+    /// Few-shot: another annotated image, labelled with the same landmarks in the same
+    /// order as the template. Matching then fuses every template's answer per landmark.
+    #[wasm_bindgen(js_name = addTemplate)]
+    pub fn add_template(&self, image: &Image, template_json: &str) -> Result<(), Rejection> {
+        let template = Template::from_json(template_json, "template")?;
+        template.check_image(&image.image)?;
+        let mut state = self.state.borrow_mut();
+        let names = state.template()?.1.names();
+        if template.names() != names {
+            return Err(Rejection::from(crate::Error::LandmarkCount {
+                source_name: format!("the added template (it must label the template's landmarks, in order: {}…)", names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")),
+                count: template.landmarks.len(),
+                expected: names.len(),
+            }));
+        }
+        state.more_templates.push((image.image.clone(), template));
+        state.matcher = None;
+        Ok(())
+    }
+
+    /// How many annotated images matching uses (the template and the added ones).
+    #[wasm_bindgen(getter, js_name = templateCount)]
+    pub fn template_count(&self) -> usize {
+        let state = self.state.borrow();
+        usize::from(state.template.is_some()) + state.more_templates.len()
     }
 
     /// CC2D-SSL matching against the template. Resolves to the detection JSON
@@ -162,7 +207,7 @@ impl Engine {
     /// pseudo-labels, for fine-tuning. Resolves to the detection JSON.
     #[wasm_bindgen(js_name = pseudoLabel)]
     pub async fn pseudo_label(&self, image: &Image) -> Result<String, Rejection> {
-        let side = self.state.borrow().detector()?.config().image_size as u32;
+        let side = self.state.borrow().training_config()?.image_size as u32;
         let matcher = self.matcher()?;
         let found = locate(&*matcher, &image.image, &self.device).await?;
         let points: Vec<Point> = found.iter().map(|&(p, _)| p).collect();
@@ -188,7 +233,7 @@ impl Engine {
     #[wasm_bindgen(js_name = stepsPerEpoch)]
     pub fn steps_per_epoch(&self) -> Result<usize, Rejection> {
         let state = self.state.borrow();
-        Ok(state.training_set.len().div_ceil(state.detector()?.config().batch_size))
+        Ok(state.training_set.len().div_ceil(state.training_config()?.batch_size))
     }
 
     /// One fine-tuning step of the detector on the pseudo-labelled images plus the template
@@ -207,12 +252,23 @@ impl Engine {
             let fine_tune = match &mut state.fine_tune {
                 Some(f) => f,
                 None => {
-                    let detector = state.detector()?;
+                    let config = state.training_config()?;
                     let (template_image, template) = state.template()?;
-                    let config = detector.config().clone();
                     let template = LabelledImage::new(template_image, &template.points(), config.image_size as u32);
-                    let (model, optimizer) = trainable(&config, Some(detector.model().clone()), None, &self.device);
-                    let first_epoch = config.epochs;
+                    // Continue the loaded detector at the learning rate its training ended
+                    // with; a fresh one (the user's own landmarks) starts from the SSL
+                    // encoder at the schedule's beginning.
+                    let (model, optimizer, first_epoch) = match &state.detector {
+                        Some(d) => {
+                            let (m, o) = trainable(&config, Some(d.model().clone()), None, &self.device);
+                            (m, o, config.epochs)
+                        }
+                        None => {
+                            let (extractor, _) = state.extractor.as_ref().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+                            let (m, o) = trainable(&config, None, Some(extractor.image_encoder()), &self.device);
+                            (m, o, 0)
+                        }
+                    };
                     state.fine_tune.insert(FineTune { trainer: TplTrainer::new(config, model, optimizer, template, first_epoch), first_epoch })
                 }
             };
@@ -231,9 +287,14 @@ impl Engine {
         let mut state = self.state.borrow_mut();
         let Some(fine_tune) = state.fine_tune.take() else { return Ok(()) };
         if keep {
-            let detector = state.detector()?;
-            let mut tuned = TplDetector::new(fine_tune.trainer.detector(), detector.config().clone());
-            tuned.set_landmark_names(detector.landmark_names());
+            let config = state.training_config()?;
+            let names = match (&state.template, &state.detector) {
+                (Some((_, t)), _) => t.names(),
+                (None, Some(d)) => d.landmark_names(),
+                (None, None) => Vec::new(),
+            };
+            let mut tuned = TplDetector::new(fine_tune.trainer.detector(), config);
+            tuned.set_landmark_names(names);
             state.detector = Some(Rc::new(tuned));
         }
         Ok(())
@@ -258,7 +319,11 @@ impl Engine {
         }
         let (template_image, template) = state.template()?;
         let (model, image_size) = state.extractor.clone().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
-        let matcher = Rc::new(SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device)?);
+        let mut matcher = SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device)?;
+        for (image, t) in &state.more_templates {
+            matcher = matcher.with_template(image, t, &self.device)?;
+        }
+        let matcher = Rc::new(matcher);
         state.matcher = Some(matcher.clone());
         Ok(matcher)
     }
