@@ -164,7 +164,7 @@ function update() {
   $("undo").disabled = !tracing.canUndo;
   $("redo").disabled = !tracing.canRedo;
   $("reset-point").disabled = selected < 0;
-  for (const id of ["reset-all", "export-json", "export-csv", "export-measurements", "export-png"]) $(id).disabled = !some;
+  for (const id of ["reset-all", "export-json", "export-csv", "export-measurements", "export-png", "report-button"]) $(id).disabled = !some;
 }
 
 function renderMeasurements(points) {
@@ -250,7 +250,8 @@ function exportMeasurements() {
   download(`${stem()}-measurements.csv`, "text/csv", `group,id,name,value,unit,norm,reading,isbi_type\n${rows.join("\n")}\n`);
 }
 
-async function exportPng() {
+/** The tracing drawn at full resolution: the image, the points, their names, edits marked. */
+async function tracingBlob() {
   const c = cases[current];
   const canvas = new OffscreenCanvas(c.width, c.height);
   const g = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext("2d"));
@@ -266,7 +267,41 @@ async function exportPng() {
     g.stroke();
     g.fillText(`${i + 1} ${l.name}${l.edited ? " (edited)" : ""}`, l.x + r * 1.5, l.y - r * 1.5);
   });
-  download(`${stem()}-tracing.png`, "image/png", await canvas.convertToBlob({ type: "image/png" }));
+  return canvas.convertToBlob({ type: "image/png" });
+}
+
+async function exportPng() {
+  download(`${stem()}-tracing.png`, "image/png", await tracingBlob());
+}
+
+/** A printable report: the tracing, the calibration, the measurements and the edited points. */
+async function printReport() {
+  const c = cases[current];
+  const points = tracing.landmarks;
+  const analysis = analyse({ landmarks: points }, { spacingMm: spacing() });
+  const report = $("report");
+  const el = (tag, text) => Object.assign(document.createElement(tag), text === undefined ? {} : { textContent: text });
+  const image = el("img");
+  image.alt = `tracing of ${c.name}`;
+  image.src = URL.createObjectURL(await tracingBlob());
+  const table = el("table");
+  table.append(...analysis.measurements.map((m) => {
+    const tr = el("tr");
+    const norm = m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–";
+    tr.append(el("td", m.name), el("td", `${m.value.toFixed(m.unit === "ratio" ? 3 : 1)}${m.unit === "ratio" ? "" : ` ${m.unit}`}`), el("td", norm), el("td", m.reading));
+    return tr;
+  }));
+  const edited = points.filter((l) => l.edited).map((l) => l.name);
+  report.replaceChildren(
+    el("h1", `Cephalometric tracing: ${c.name}`),
+    el("p", `${new Date().toLocaleString()} · ${analysis.calibrated ? `${analysis.spacingMm} mm per pixel` : "uncalibrated: lengths in pixels"} · landmarks by cc2d (one-shot detection, on this machine)${edited.length ? ` · corrected by hand: ${edited.join(", ")}` : " · no point corrected by hand"}`),
+    image,
+    table,
+    el("p", `Not measured (the 19 points cannot support them): ${analysis.unsupported.map((u) => u.name).join("; ")}.`),
+  );
+  report.hidden = false;
+  await image.decode().catch(() => {});
+  if (!navigator.webdriver) window.print();
 }
 
 // ---- wiring ----
@@ -284,6 +319,7 @@ $("export-json").onclick = exportJson;
 $("export-csv").onclick = exportCsv;
 $("export-measurements").onclick = exportMeasurements;
 $("export-png").onclick = exportPng;
+$("report-button").onclick = printReport;
 $("spacing").oninput = () => {
   if (current >= 0) {
     cases[current].spacing = spacing();

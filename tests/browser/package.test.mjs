@@ -211,8 +211,10 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
     assert.ok(r.matched.landmarks.every((l) => l.score >= 0 && l.score <= 1));
     assert.equal(r.tuned.epochLosses.length, 4);
     assert.ok(r.tuned.epochLosses[3] < r.tuned.epochLosses[0], `loss did not fall: ${r.tuned.epochLosses}`);
-    assert.equal(r.progress.length, r.tuned.steps);
-    assert.ok(r.progress.every((p) => Number.isFinite(p.loss) && p.etaSeconds >= 0));
+    assert.deepEqual(r.progress.filter((p) => p.phase === "pseudo-label"), [{ phase: "pseudo-label", done: 1, total: 2 }, { phase: "pseudo-label", done: 2, total: 2 }]);
+    const training = r.progress.filter((p) => p.phase === "train");
+    assert.equal(training.length, r.tuned.steps);
+    assert.ok(training.every((p) => Number.isFinite(p.loss) && p.etaSeconds >= 0));
     // f16 rounding moves most landmarks by hundredths of a pixel; a doubtful one can flip
     // between two vote peaks (natively, f16 vs f32 of the shipped detector: median 0.016 px).
     const shifts = r.again.landmarks.map((p, i) => Math.hypot(p.x - r.after.landmarks[i].x, p.y - r.after.landmarks[i].y)).sort((a, b) => a - b);
@@ -221,6 +223,56 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
     assert.ok(r.reexportedSame, "weights exported again from the reloaded detector detect exactly the same");
     assert.equal(r.aborted, "AbortError CC2D_ABORTED");
     assert.ok(maxDistance(r.unchanged.landmarks, r.after.landmarks) < 1e-9, "an aborted fine-tune leaves the detector as it was");
+  });
+});
+
+test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned; no duplicates; few-shot templates", { timeout: 600_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  const labels = (id) => {
+    const read = (who) => readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/${id}.txt`), "utf8").trim().split("\n").slice(0, 19).map((l) => l.split(",").map(Number));
+    const [s, j] = [read("senior"), read("junior")];
+    // Three of the 19, under names of the user's own: sella, nasion, menton.
+    return [[0, "S"], [1, "N"], [7, "Me"]].map(([k, name]) => ({ name, x: (s[k][0] + j[k][0]) / 2, y: (s[k][1] + j[k][1]) / 2 }));
+  };
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async ({ t001, t002 }) => {
+      const { Cc2d } = await import("cc2d");
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const bytes = async (id) => new Uint8Array(await (await fetch(`/data/isbi2015/images/${id}.jpg`)).arrayBuffer());
+      const [template, a, b] = [await bytes("001"), await bytes("002"), await bytes("003")];
+      const cc2d = await Cc2d.create({ backend: "cpu" });
+      const out = {};
+      out.oneLandmark = await message(cc2d.setTemplate(template, t001.slice(0, 1)));
+      await cc2d.setTemplate(template, t001);
+      out.untrained = await message(cc2d.detect(a));
+      const phases = [];
+      await cc2d.fineTune([a, b], { epochs: 1, onProgress: (p) => phases.push(p.phase) });
+      out.phases = [...new Set(phases)];
+      out.size = [await cc2d.trainingSetSize()];
+      await cc2d.fineTune([a.slice(), b.slice()], { epochs: 1 }); // the same images again (copies)
+      out.size.push(await cc2d.trainingSetSize());
+      out.found = (await cc2d.detect(a, { name: "002" })).landmarks;
+      await cc2d.clearTrainingSet();
+      out.size.push(await cc2d.trainingSetSize());
+      // Few-shot: 002 (with its labels) as a second template; a third naming other points is refused.
+      out.oneTemplate = (await cc2d.match(b)).landmarks;
+      await cc2d.addTemplate(a, t002);
+      out.twoTemplates = (await cc2d.match(b)).landmarks;
+      out.otherPoints = await message(cc2d.addTemplate(a, t002.map((l, i) => ({ ...l, name: `P${i}` }))));
+      await cc2d.dispose();
+      return out;
+    }, { t001: labels("001"), t002: labels("002") });
+    t.diagnostic(`3 own landmarks on 002 after 2 fine-tunes of 1 epoch: ${r.found.map((l) => `${l.name} (${l.x.toFixed(0)}, ${l.y.toFixed(0)})`).join(", ")}`);
+    assert.match(r.oneLandmark, /^CC2D_LANDMARK_COUNT /);
+    assert.match(r.untrained, /^CC2D_NOT_READY .*3 landmarks.*fine-tune/);
+    assert.deepEqual(r.phases, ["pseudo-label", "train"]);
+    assert.deepEqual(r.size, [2, 2, 0], "the same images given twice are trained on once; clearTrainingSet empties the set");
+    assert.deepEqual(r.found.map((l) => l.name), ["S", "N", "Me"]);
+    assert.ok(r.found.every((l) => Number.isFinite(l.x) && Number.isFinite(l.y) && l.x >= 0 && l.x < 1935 && l.y >= 0 && l.y < 2400));
+    assert.deepEqual(r.twoTemplates.map((l) => l.name), ["S", "N", "Me"]);
+    assert.ok(maxDistance(r.oneTemplate, r.twoTemplates) > 0, "a second template changes the matches");
+    assert.match(r.otherPoints, /^CC2D_LANDMARK_COUNT .*must label the template's landmarks/);
   });
 });
 
@@ -298,7 +350,6 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
         huge: await message(cc2d.detect(huge, { name: "huge.png" })),
         outside: await message(cc2d.setTemplate(bytes, landmarks.map((l, i) => (i === 3 ? { ...l, x: 5000 } : l)))),
         nan: await message(cc2d.setTemplate(bytes, landmarks.map((l, i) => (i === 0 ? { ...l, y: NaN } : l)))),
-        count: await message(cc2d.setTemplate(bytes, landmarks.slice(0, 5))),
         matchWithoutTemplate: await message(cc2d.match(bytes)),
         wrongWeights: await message(cc2d.loadWeights(await (await fetch("/node_modules/cc2d/weights/ssl-small.bpk")).arrayBuffer())),
       };
@@ -312,6 +363,11 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
       const missing = await Cc2d.create({ backend: "cpu", weights: "/nowhere/tpl.bpk" });
       out.missingWeights = await message(missing.detect(bytes));
       out.unknownBackend = await message(Cc2d.create({ backend: "quantum" }));
+      // 5 of the 19 landmarks: a landmark set of its own, so a fresh detector, untrained.
+      const five = await Cc2d.create({ backend: "cpu" });
+      await five.setTemplate(bytes, landmarks.slice(0, 5));
+      out.count = await message(five.detect(bytes));
+      await five.dispose();
       return out;
     }, { landmarks: isbiTemplate(), hugePng: [...hugePngHeader()] });
     for (const [k, v] of Object.entries(r)) if (typeof v === "string") t.diagnostic(`${k}: ${v}`);
@@ -322,7 +378,7 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
     assert.match(r.huge, /^CC2D_BAD_IMAGE .*huge\.png.*(100000×100000.*sides must be between 1 and 16384|too large.*sides must be between 1 and 16384)/);
     assert.match(r.outside, /^CC2D_BAD_LANDMARK .*landmark 4 \(porion\).*outside/);
     assert.match(r.nan, /^CC2D_BAD_LANDMARK .*landmark 1: x and y must be finite numbers/);
-    assert.match(r.count, /^CC2D_LANDMARK_COUNT .*5 landmarks.*19/);
+    assert.match(r.count, /^CC2D_NOT_READY .*no detector for the template's 5 landmarks yet/);
     assert.match(r.matchWithoutTemplate, /^CC2D_NOT_READY .*no template: call setTemplate first/);
     assert.match(r.wrongWeights, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded.*(not CC2D-TPL detector weights|do not match)/);
     assert.deepEqual(r.concurrent, ["a", "b", 19, 19]);
@@ -398,6 +454,24 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
     assert.ok(Math.abs(Number(csv[1].split(",")[3]) - (nasion.x + 1)) < 0.051, "x2 is nasion's edited x");
     const measurementsCsv = await saved("#export-measurements");
     assert.match(measurementsCsv, /^group,id,name,value,unit,norm,reading,isbi_type\nisbi,ANB,/);
+
+    // The printable report: under print media only the report shows, with the tracing, the
+    // measurements (SNA as on screen) and the corrected point named.
+    await page.click("#report-button");
+    await page.waitForFunction(() => document.querySelector("#report img")?.complete);
+    await page.emulateMedia({ media: "print" });
+    const printed = await page.evaluate(() => ({
+      header: getComputedStyle(document.querySelector("body > main")).display,
+      report: getComputedStyle(document.getElementById("report")).display,
+      text: document.getElementById("report").textContent,
+      image: document.querySelector("#report img").naturalWidth,
+    }));
+    await page.pdf({ path: join(artifacts, "app-report.pdf") }).catch(() => {});
+    await page.emulateMedia({ media: "screen" });
+    assert.deepEqual([printed.header, printed.report, printed.image], ["none", "block", 1935]);
+    assert.match(printed.text, /Cephalometric tracing: 151\.jpg/);
+    assert.match(printed.text, /corrected by hand: nasion/);
+    assert.ok(printed.text.includes(`${(await shown("SNA")).toFixed(1)} °`), "the report's SNA is the one on screen");
 
     // Import: the saved JSON, edited elsewhere, restores the case's points.
     json.landmarks[2].x += 5;
