@@ -171,6 +171,8 @@ export declare class Cc2d {
   static create(options?: CreateOptions): Promise<Cc2d>;
   /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
   readonly backend: "webgpu" | "cpu" | "disposed";
+  /** Bytes of the page's (or worker's) wasm memory, which grows and never shrinks: a diagnostic for leaks. */
+  readonly wasmMemoryBytes: number;
 }
 export interface Cc2d extends Cc2dMethods {}
 

@@ -21,6 +21,8 @@ export const DEFAULT_WEIGHTS = Object.freeze({
 export const MAX_SIDE = 16384;
 
 let wasmReady = null;
+/** The wasm instance's linear memory (for `wasmMemoryBytes`). @type {WebAssembly.Memory | null} */
+let wasmMemory = null;
 
 /** The package's own files that are fetched at run time, by URL → their SHA-256 (manifest.js). */
 const KNOWN = new Map(Object.entries(FILES).map(([path, hash]) => [new URL(`./${path}`, import.meta.url).href, hash]));
@@ -100,6 +102,10 @@ function loadWasm(wasmUrl, options) {
   const url = wasmUrl instanceof URL ? wasmUrl : new URL(wasmUrl ?? "./wasm/cc2d_bg.wasm", wasmUrl ? globalThis.location?.href : import.meta.url);
   wasmReady ??= download(url, "wasm", options)
     .then((bytes) => init({ module_or_path: bytes }))
+    .then((exports) => {
+      wasmMemory = exports.memory;
+      return exports;
+    })
     .catch((e) => {
       wasmReady = null;
       throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the WebAssembly module: ${e.message ?? e}`);
@@ -245,6 +251,14 @@ export class Cc2d {
   /** The backend in use: "webgpu" or "cpu". */
   get backend() {
     return this.#engine?.backend ?? "disposed";
+  }
+
+  /**
+   * Bytes of the wasm instance's memory (shared by every `Cc2d` of the page or worker; it
+   * grows and never shrinks): a diagnostic, e.g. to see that repeated calls do not leak.
+   */
+  get wasmMemoryBytes() {
+    return wasmMemory?.buffer.byteLength ?? 0;
   }
 
   /** The WebGPU adapter's info ({ vendor, architecture, device, description }), or null on the CPU. */

@@ -276,6 +276,34 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
   });
 });
 
+test("100 queued calls are all answered, alike, and the wasm memory does not grow", { timeout: 600_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      const { Cc2d } = await import("cc2d");
+      const cc2d = await Cc2d.create({ backend: "cpu" });
+      const bitmap = await createImageBitmap(await (await fetch("/data/isbi2015/images/151.jpg")).blob());
+      const canvas = new OffscreenCanvas(484, 600); // a quarter-size radiograph: the work is the model's, not the decoding
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, 484, 600);
+      const image = canvas.getContext("2d").getImageData(0, 0, 484, 600);
+      for (let i = 0; i < 5; i++) await cc2d.detect(image); // warm up: buffers reach their size
+      const before = cc2d.wasmMemoryBytes;
+      const started = performance.now();
+      const all = await Promise.all(Array.from({ length: 100 }, (_, i) => cc2d.detect(image, { name: `call ${i}` })));
+      const seconds = (performance.now() - started) / 1000;
+      const after = cc2d.wasmMemoryBytes;
+      await cc2d.dispose();
+      const first = JSON.stringify(all[0].landmarks);
+      return { before, after, seconds, names: all.map((d) => d.image), alike: all.every((d) => JSON.stringify(d.landmarks) === first), count: all[0].landmarks.length };
+    });
+    t.diagnostic(`100 queued detect calls in ${r.seconds.toFixed(1)} s; wasm memory ${r.before} → ${r.after} bytes`);
+    assert.deepEqual(r.names, Array.from({ length: 100 }, (_, i) => `call ${i}`), "every call answered, in order");
+    assert.ok(r.alike && r.count === 19);
+    assert.ok(r.before > 0 && r.after === r.before, `the wasm memory grew from ${r.before} to ${r.after} bytes`);
+  });
+});
+
 test("loading reports progress, a second visit loads from the Cache API, a corrupted cached copy is fetched again", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page, served }) => {
