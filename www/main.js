@@ -182,10 +182,8 @@ function renderMeasurements(points) {
     ...analysis.measurements.map((m) => {
       const tr = document.createElement("tr");
       tr.dataset.id = m.id;
-      const norm = m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–";
       tr.className = outsideNorm(m) ? "off" : "";
-      const digits = m.unit === "ratio" ? 3 : 1;
-      for (const text of [`${groups[m.group]}: ${m.name}`, `${m.value.toFixed(digits)}${m.unit === "ratio" ? "" : ` ${m.unit}`}`, norm, m.reading]) {
+      for (const text of [`${groups[m.group]}: ${m.name}`, valueText(m), normText(m), m.reading]) {
         const td = document.createElement("td");
         td.textContent = text;
         tr.append(td);
@@ -203,6 +201,12 @@ function renderMeasurements(points) {
   );
   table.caption.textContent = analysis.calibrated ? `Measurements (${analysis.spacingMm} mm/px)` : "Measurements (uncalibrated: lengths in pixels)";
 }
+
+/** A measurement's value as shown: "84.9 °", "3.2 mm", "0.645". */
+const valueText = (m) => `${m.value.toFixed(m.unit === "ratio" ? 3 : 1)}${m.unit === "ratio" ? "" : ` ${m.unit}`}`;
+
+/** A norm as shown: "82 ± 2", "3.2–5.7", or "–" when there is none. */
+const normText = (m) => (m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–");
 
 /** Outside its norm (the challenge's type other than normal, or beyond mean ± SD / the range). */
 function outsideNorm(m) {
@@ -287,8 +291,7 @@ async function printReport() {
   const table = el("table");
   table.append(...analysis.measurements.map((m) => {
     const tr = el("tr");
-    const norm = m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–";
-    tr.append(el("td", m.name), el("td", `${m.value.toFixed(m.unit === "ratio" ? 3 : 1)}${m.unit === "ratio" ? "" : ` ${m.unit}`}`), el("td", norm), el("td", m.reading));
+    tr.append(el("td", m.name), el("td", valueText(m)), el("td", normText(m)), el("td", m.reading));
     return tr;
   }));
   const edited = points.filter((l) => l.edited).map((l) => l.name);

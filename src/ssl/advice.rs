@@ -9,9 +9,10 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::MatchingConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
+use crate::locate::ReadBack;
 use crate::model::image_tensor;
 use crate::preprocess::preprocess;
 use crate::ssl::SslModel;
@@ -26,14 +27,10 @@ const GRID: usize = 6;
 /// levels, each position's embedding made unit-length (as matching compares them by
 /// cosine), pooled to a `GRID`² layout and the whole made unit-length.
 pub fn descriptor(model: &SslModel, image: &GreyImage, image_size: usize, device: &Device) -> Result<Vec<f32>> {
-    let side = image_size as u32;
-    let input = preprocess(image, [side, side]);
-    let cascade = model.embed_image(image_tensor(&input, device));
     let mut values = Vec::new();
-    for level in cascade.into_iter().take(LEVELS) {
+    for level in cascade(model, image, image_size, device).into_iter().take(LEVELS) {
         let unit = level.clone() / level.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-6);
-        let pooled: Tensor<4> = adaptive_avg_pool2d(unit, [GRID, GRID]);
-        values.extend(pooled.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading a descriptor: {e:?}")))?);
+        values.extend(adaptive_avg_pool2d(unit, [GRID, GRID]).read()?);
     }
     let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
     Ok(values.into_iter().map(|v| v / norm).collect())
@@ -70,7 +67,6 @@ pub fn grid(side: usize, n: usize, span: f64) -> Vec<Point> {
 /// candidate template into each query and back; the mean distance (model pixels) between
 /// where it started and where it came back. Reads no labels.
 pub fn cycle_error(template: &[Tensor<4>], queries: &[Vec<Tensor<4>>], grid: &[Point], matching: &MatchingConfig, side: usize) -> Result<f64> {
-    let read = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().map_err(|e| Error::Invalid(format!("reading maps back: {e:?}")));
     let find = |maps: &[f32], n: usize| -> Vec<Point> {
         let per = maps.len() / n;
         maps.chunks(per).take(n).map(|m| search(&Cascade::new(m, side), matching).0).collect()
@@ -78,9 +74,9 @@ pub fn cycle_error(template: &[Tensor<4>], queries: &[Vec<Tensor<4>>], grid: &[P
     let anchors = template_anchors(template.to_vec(), grid, matching.bilinear_anchors);
     let mut total = 0.0;
     for query in queries {
-        let there = find(&read(level_maps(query.clone(), &anchors))?, grid.len());
+        let there = find(&level_maps(query.clone(), &anchors).read()?, grid.len());
         let back_anchors = template_anchors(query.clone(), &there, matching.bilinear_anchors);
-        let back = find(&read(level_maps(template.to_vec(), &back_anchors))?, grid.len());
+        let back = find(&level_maps(template.to_vec(), &back_anchors).read()?, grid.len());
         total += back.iter().zip(grid).map(|(b, g)| (b.x - g.x).hypot(b.y - g.y)).sum::<f64>();
     }
     Ok(total / (queries.len() * grid.len()).max(1) as f64)

@@ -35,13 +35,20 @@ pub struct SslMatcher {
 
 impl SslMatcher {
     pub fn new(model: SslModel, image_size: usize, matching: MatchingConfig, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Self> {
-        template.check_image(template_image)?;
         matching.validate()?;
-        let side = image_size as u32;
+        let mut matcher = Self { model, image_size, matching, anchors: Vec::new(), names: template.names(), templates: 0 };
+        matcher.anchors = matcher.embed_template(template_image, template, device)?;
+        matcher.templates = 1;
+        Ok(matcher)
+    }
+
+    /// A template's landmark embeddings per level (E_p at the landmarks, in model pixels).
+    fn embed_template(&self, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Vec<Tensor<3>>> {
+        template.check_image(template_image)?;
+        let side = self.image_size as u32;
         let input = preprocess(template_image, [side, side]);
         let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
-        let anchors = template_anchors(model.embed_patch(image_tensor(&input, device)), &model_points, matching.bilinear_anchors);
-        Ok(Self { model, image_size, matching, anchors, names: template.names(), templates: 1 })
+        Ok(template_anchors(self.model.embed_patch(image_tensor(&input, device)), &model_points, self.matching.bilinear_anchors))
     }
 
     /// Adds another labelled image (few-shot): it must name the same landmarks in the same
@@ -56,11 +63,7 @@ impl SslMatcher {
                 template.names().iter().take(3).cloned().collect::<Vec<_>>().join(", ")
             )));
         }
-        template.check_image(template_image)?;
-        let side = self.image_size as u32;
-        let input = preprocess(template_image, [side, side]);
-        let model_points: Vec<Point> = template.points().iter().map(|&p| input.frame.to_model(p)).collect();
-        let added = template_anchors(self.model.embed_patch(image_tensor(&input, device)), &model_points, self.matching.bilinear_anchors);
+        let added = self.embed_template(template_image, template, device)?;
         self.anchors = self.anchors.into_iter().zip(added).map(|(a, b)| Tensor::cat(vec![a, b], 1)).collect();
         self.templates += 1;
         Ok(self)
@@ -403,10 +406,26 @@ mod tests {
         assert_eq!(parabola_peak(0.0, 1.0, 1.0 + 1e-9), 0.0); // not a maximum: no shift
     }
 
+    /// An extractor configuration small enough for unit tests.
+    fn tiny_config() -> SslConfig {
+        SslConfig::new(ExtractorConfig::new([4, 4, 4, 4, 4], [1, 1, 1, 1, 1], [4, 4, 4, 4]).with_embedding(4), crate::config::SslTrainingConfig::new())
+    }
+
+    /// Raises, at every level of one landmark's maps (`maps`: that landmark's slice), the
+    /// cell that holds model pixel `at` to 0.9.
+    fn plant(side: usize, maps: &mut [f32], at: (usize, usize)) {
+        let mut offset = 0;
+        for (level, n) in cascade_cells(side).into_iter().enumerate() {
+            let f = level_factor(level);
+            maps[offset + (at.1 / f) * n + at.0 / f] = 0.9;
+            offset += n * n;
+        }
+    }
+
     #[test]
     fn several_templates_are_fused_by_the_median_and_must_share_their_landmarks() {
         let device = Device::flex();
-        let config = SslConfig::new(ExtractorConfig::new([4, 4, 4, 4, 4], [1, 1, 1, 1, 1], [4, 4, 4, 4]).with_embedding(4), crate::config::SslTrainingConfig::new());
+        let config = tiny_config();
         let template = Template::new("t", 64, 64, None, vec![Landmark { name: "a".into(), x: 5.0, y: 5.0 }]).unwrap();
         let side = 64;
         let image = textured(64, 64);
@@ -415,18 +434,10 @@ mod tests {
         assert_eq!(matcher.templates(), 3);
         let per: usize = cascade_cells(side).iter().map(|n| n * n).sum();
         let mut maps = vec![0.5f32; 3 * per];
-        let plant = |maps: &mut [f32], at: (usize, usize)| {
-            let mut offset = 0;
-            for (level, n) in cascade_cells(side).into_iter().enumerate() {
-                let f = level_factor(level);
-                maps[offset + (at.1 / f) * n + at.0 / f] = 0.9;
-                offset += n * n;
-            }
-        };
         // Two templates agree, the third matched far away: the median keeps the agreement.
-        plant(&mut maps[..per], (21, 7));
-        plant(&mut maps[per..2 * per], (21, 7));
-        plant(&mut maps[2 * per..], (50, 50));
+        plant(side, &mut maps[..per], (21, 7));
+        plant(side, &mut maps[per..2 * per], (21, 7));
+        plant(side, &mut maps[2 * per..], (50, 50));
         let one = SslMatcher::new(SslModel::new(&config, &device), side, MatchingConfig::paper(), &image, &template, &device).unwrap();
         let frame = Frame::new([64, 64], [64, 64]);
         let alone = one.decode(&maps[..per].to_vec(), &frame)[0].0;
@@ -441,23 +452,15 @@ mod tests {
     #[test]
     fn decode_recovers_a_planted_peak() {
         let device = Device::flex();
-        let config = SslConfig::new(ExtractorConfig::new([4, 4, 4, 4, 4], [1, 1, 1, 1, 1], [4, 4, 4, 4]).with_embedding(4), crate::config::SslTrainingConfig::new());
+        let config = tiny_config();
         let template = Template::new("t", 64, 64, None, vec![Landmark { name: "a".into(), x: 5.0, y: 5.0 }, Landmark { name: "b".into(), x: 9.0, y: 9.0 }]).unwrap();
         let side = 64;
         let matcher = SslMatcher::new(SslModel::new(&config, &device), side, MatchingConfig::paper(), &textured(64, 64), &template, &device).unwrap();
         let per: usize = cascade_cells(side).iter().map(|n| n * n).sum();
         // Every level flat at 0.5, but one cell of each level high at the planted place.
         let mut maps = vec![0.5f32; 2 * per];
-        let plant = |maps: &mut [f32], at: (usize, usize)| {
-            let mut offset = 0;
-            for (level, n) in cascade_cells(side).into_iter().enumerate() {
-                let f = level_factor(level);
-                maps[offset + (at.1 / f) * n + at.0 / f] = 0.9;
-                offset += n * n;
-            }
-        };
-        plant(&mut maps[..per], (21, 7));
-        plant(&mut maps[per..], (2, 30));
+        plant(side, &mut maps[..per], (21, 7));
+        plant(side, &mut maps[per..], (2, 30));
         let frame = Frame::new([128, 128], [64, 64]);
         let found = matcher.decode(&maps, &frame);
         // The finest level's planted cell (factor 2) holds the answer.
