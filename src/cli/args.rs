@@ -149,8 +149,8 @@ pub struct Outputs {
     /// Also write the detections (names, scores) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Worker threads (default: all cores for NCC, one for the Burn models, whose forward
-    /// already uses every core).
+    /// Threads (default: all cores). The Burn models use them inside each forward, one
+    /// image at a time; the NCC baseline runs that many images at once.
     #[arg(long)]
     pub threads: Option<usize>,
 }

@@ -20,9 +20,9 @@ use crate::report::{print_scores, progress};
 /// Runs `locator` over `outputs.split` of `dataset` (all of it when `dataset` holds the image
 /// files named on the command line, `Outputs::files`), or only `outputs.shard` of that: times it, lets `post` amend the
 /// detections (e.g. a shape-model repair over all of them), writes the predictions (and
-/// JSON) and scores them when the dataset is labelled. `default_threads` (unless
-/// `--threads`): None = all cores, for detectors that run on one core each; Some(1) for
-/// Burn models, whose forward already uses every core.
+/// JSON) and scores them when the dataset is labelled. `--threads` (default: all cores) is
+/// spent as `parallelism` says: images at once for detectors that run on one core each,
+/// threads inside one forward for Burn models.
 #[allow(clippy::too_many_arguments)]
 pub fn run_detector(
     locator: &(impl Locator + Sync),
@@ -31,14 +31,14 @@ pub fn run_detector(
     names: &[String],
     outputs: &Outputs,
     what: &str,
-    default_threads: Option<usize>,
+    parallelism: Parallelism,
     post: impl FnOnce(&mut [Detection]),
 ) -> Result<()> {
     let split = if outputs.images.is_empty() { outputs.split(dataset) } else { "all" };
     let samples = dataset.split(split)?;
     let samples = outputs.shard.map_or(&samples[..], |s| s.select(&samples));
     let start = Instant::now();
-    let results = detect_all(samples, outputs.threads.or(default_threads), what, |s| {
+    let results = detect_all(samples, outputs.threads, parallelism, what, |s| {
         let img = image::load(&s.image_path)?;
         Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?))
     });
@@ -68,25 +68,41 @@ pub fn run_detector(
     Ok(())
 }
 
-/// Runs `detect` over samples on a pool of threads, in order, with a progress bar; one
-/// result per sample.
-fn detect_all<F>(samples: &[&Sample], threads: Option<usize>, what: &str, detect: F) -> Vec<cc2d::Result<Detection>>
+/// How a detector spends the threads it is given.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Parallelism {
+    /// One image per thread (the NCC baseline: single-threaded per image).
+    Images,
+    /// One image at a time, the threads inside its forward (Burn's CPU backend parallelises
+    /// each convolution; several images at once would only compete for the same cores).
+    Forward,
+}
+
+/// Runs `detect` over samples with `threads` threads (default: all cores) spent as
+/// `parallelism` says, in order, with a progress bar; one result per sample.
+fn detect_all<F>(samples: &[&Sample], threads: Option<usize>, parallelism: Parallelism, what: &str, detect: F) -> Vec<cc2d::Result<Detection>>
 where
     F: Fn(&Sample) -> cc2d::Result<Detection> + Sync,
 {
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let (workers, forward_threads) = match parallelism {
+        Parallelism::Images => (threads, 1),
+        Parallelism::Forward => (1, threads),
+    };
+    // Burn's CPU backend runs its kernels on the current rayon pool.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(forward_threads).build().expect("a thread pool");
     let bar = progress(samples.len(), what);
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<cc2d::Result<Detection>>>> = samples.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..threads {
+        for _ in 0..workers {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= samples.len() {
                         break;
                     }
-                    *results[i].lock().expect("no worker panicked") = Some(detect(samples[i]));
+                    *results[i].lock().expect("no worker panicked") = Some(pool.install(|| detect(samples[i])));
                     bar.inc(1);
                 }
             });

@@ -7,7 +7,7 @@ use cc2d::locate::Locator;
 use cc2d::tpl::detect::TplDetector;
 
 use crate::args::{ModelArgs, ModelRunArgs, Outputs, TemplateSource, Weights};
-use crate::runner::{repair_shapes, run_detector};
+use crate::runner::{Parallelism, repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,7 +57,7 @@ pub fn detect(source: &TemplateSource, weights: &Weights, model: ModelArgs, how:
     let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
     println!("CC2D-TPL detection: weights {}, {} landmarks, {}", weights, names.len(), outputs.describe(&dataset));
     let side = detector.config().image_size;
-    run_detector(&detector, &device, &dataset, &names, outputs, "detect", Some(1), |found| {
+    run_detector(&detector, &device, &dataset, &names, outputs, "detect", Parallelism::Forward, |found| {
         if how.repair_shapes {
             repair_shapes(found, side);
         }
