@@ -9,7 +9,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Encoder stages: full resolution, 1/2, 1/4, 1/8, 1/16 (a 2×2 pooling after each, so the
 /// bottom is at 1/32).
@@ -124,7 +124,7 @@ impl VggEncoder {
         for stage in &self.stages {
             x = stage.forward(x);
             skips.push(x.clone());
-            x = self.pool.forward(x);
+            x = max_pool_2x2(&self.pool, x);
         }
         Encoded { bottom: x, skips }
     }
@@ -257,5 +257,126 @@ impl DilatedBranch {
 /// Bilinear resize of feature maps to `[height, width]` (pixel-centre aligned, as the
 /// image preprocessing).
 pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    if size == [2 * h, 2 * w]
+        && let Some(up) = cpu_kernel(&x, cpu::upsample_2x)
+    {
+        return up;
+    }
     interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size(size))
+}
+
+/// The encoder's 2×2 max-pooling (stride 2).
+fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    if h % 2 == 0
+        && w % 2 == 0
+        && let Some(pooled) = cpu_kernel(&x, cpu::max_pool_2x2)
+    {
+        return pooled;
+    }
+    pool.forward(x)
+}
+
+/// Runs `kernel` on the values when `x` is on the CPU backend without autodiff (detection and
+/// matching, natively and in wasm): Burn's CPU backend runs max-pooling (which it computes with
+/// indices) and 2× bilinear upsampling an order of magnitude slower than these loops, a third
+/// of the detector's forward (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `None`:
+/// Burn's own ops, with gradients.
+fn cpu_kernel(x: &Tensor<4>, kernel: CpuKernel) -> Option<Tensor<4>> {
+    let device = x.device();
+    if device != Device::flex() || device.is_autodiff() || x.dtype() != burn::tensor::DType::F32 {
+        return None;
+    }
+    let data = x.clone().into_data();
+    let (values, shape) = kernel(data.as_slice::<f32>().ok()?, x.dims());
+    Some(Tensor::from_data(TensorData::new(values, shape), &device))
+}
+
+/// A loop over `[B, C, H, W]` values in row-major order: the output values and shape.
+type CpuKernel = fn(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4]);
+
+/// The CPU loops behind [`cpu_kernel`].
+mod cpu {
+    /// 2×2 max-pooling, stride 2 (`h`, `w` even). NaN wins, as in Burn's op.
+    pub fn max_pool_2x2(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+        let (oh, ow) = (h / 2, w / 2);
+        let max = |a: f32, b: f32| if a.is_nan() || a > b { a } else { b };
+        let mut out = Vec::with_capacity(b * c * oh * ow);
+        for plane in x.chunks_exact(h * w) {
+            for rows in plane.chunks_exact(2 * w) {
+                let (top, bottom) = rows.split_at(w);
+                out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, u)| max(max(t[0], t[1]), max(u[0], u[1]))));
+            }
+        }
+        (out, [b, c, oh, ow])
+    }
+
+    /// Bilinear ×2, pixel centres aligned (`align_corners = false`), edges clamped: each
+    /// output lies a quarter of an input pixel from its nearest input, so the weights are
+    /// 3/4 and 1/4, rows then columns.
+    pub fn upsample_2x(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+        let (oh, ow) = (2 * h, 2 * w);
+        let mut out = vec![0.0; b * c * oh * ow];
+        let mut row = vec![0.0; ow];
+        for (plane, out_plane) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
+            for (i, out_rows) in out_plane.chunks_exact_mut(2 * ow).enumerate() {
+                let (above, this, below) = (&plane[i.saturating_sub(1) * w..][..w], &plane[i * w..][..w], &plane[(i + 1).min(h - 1) * w..][..w]);
+                for (out_row, near) in out_rows.chunks_exact_mut(ow).zip([above, below]) {
+                    for (j, r) in row.chunks_exact_mut(2).enumerate() {
+                        let v = |k: usize| 0.75 * this[k] + 0.25 * near[k];
+                        let centre = v(j);
+                        r[0] = 0.75 * centre + 0.25 * v(j.saturating_sub(1));
+                        r[1] = 0.75 * centre + 0.25 * v((j + 1).min(w - 1));
+                    }
+                    out_row.copy_from_slice(&row);
+                }
+            }
+        }
+        (out, [b, c, oh, ow])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn cpu_kernels_equal_burns_ops() {
+        let device = Device::flex();
+        let pool = MaxPool2dConfig::new([2, 2]).init();
+        for shape in [[2, 3, 6, 8], [1, 2, 2, 2], [1, 1, 1, 1], [1, 4, 12, 10]] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let [_, _, h, w] = shape;
+            let burn = interpolate(x.clone(), InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size([2 * h, 2 * w]));
+            assert!(max_abs_diff(upsample_to(x.clone(), [2 * h, 2 * w]), burn) < 1e-6, "upsample {shape:?}");
+            if h % 2 == 0 && w % 2 == 0 {
+                assert_eq!(max_abs_diff(max_pool_2x2(&pool, x.clone()), pool.forward(x)), 0.0, "pool {shape:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cpu_max_pool_lets_nan_through_like_burn() {
+        let (out, shape) = cpu::max_pool_2x2(&[1.0, f32::NAN, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [1, 1, 2, 4]);
+        assert_eq!(shape, [1, 1, 1, 2]);
+        assert!(out[0].is_nan());
+        assert_eq!(out[1], 7.0);
+    }
+
+    #[test]
+    fn training_keeps_burns_ops_and_their_gradients() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([1, 2, 4, 4], Distribution::Default, &device).require_grad();
+        let y = upsample_to(max_pool_2x2(&MaxPool2dConfig::new([2, 2]).init(), x.clone()), [4, 4]);
+        let grads = y.sum().backward();
+        assert!(x.grad(&grads).is_some(), "no gradient through pooling and upsampling");
+    }
 }
