@@ -203,6 +203,10 @@ pub struct TplConfig {
     pub contrast: f64,
     #[config(default = 42)]
     pub seed: u64,
+    /// Leave out, per landmark, the batch's worst-fitting pseudo-label (the authors'
+    /// alternative trainer); the template's true landmarks always count.
+    #[config(default = false)]
+    pub drop_worst: bool,
 }
 
 impl TplConfig {

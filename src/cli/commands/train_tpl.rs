@@ -40,6 +40,10 @@ pub struct Args {
     /// Override the preset's initial learning rate (e.g. lower for a second round).
     #[arg(long)]
     learning_rate: Option<f64>,
+    /// Leave out each landmark's worst-fitting pseudo-label in every batch (the authors'
+    /// alternative trainer).
+    #[arg(long)]
+    drop_worst: bool,
     #[arg(long, default_value = "runs/tpl-small")]
     run: PathBuf,
     #[command(flatten)]
@@ -76,6 +80,7 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(lr) = a.learning_rate {
         config.learning_rate = lr;
     }
+    config.drop_worst = a.drop_worst;
     let start = match (a.init_weights, a.ssl_weights) {
         (Some(detector), _) => Start::Detector(detector),
         (None, Some(ssl)) => Start::SslEncoder(Weights::File(ssl)),
