@@ -204,9 +204,9 @@ pub struct TplConfig {
     #[config(default = 42)]
     pub seed: u64,
     /// Leave out, per landmark, the batch's worst-fitting pseudo-label (the authors'
-    /// alternative trainer); the template's true landmarks always count.
-    #[config(default = false)]
-    pub drop_worst: bool,
+    /// alternative trainer); the template's true landmarks always count. An `Option` so that
+    /// weights saved before it existed still read their configuration (absent: off).
+    pub drop_worst: Option<bool>,
 }
 
 impl TplConfig {
@@ -222,5 +222,19 @@ impl TplConfig {
             Preset::Wide => Self::new(DetectorConfig::wide(landmarks)).with_batch_size(7).with_epochs(60).with_halve_every_epochs(20),
             Preset::Paper => Self::new(DetectorConfig::paper(landmarks)).with_batch_size(15).with_halve_every_epochs(100),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_configurations_saved_before_drop_worst_still_read() {
+        let mut json: serde_json::Value = serde_json::to_value(TplConfig::preset(Preset::Small, 19)).unwrap();
+        json.as_object_mut().unwrap().remove("drop_worst");
+        let read: TplConfig = serde_json::from_value(json).expect("an older detector configuration reads");
+        assert_eq!(read.drop_worst, None);
+        assert_eq!(read.epochs, 40);
     }
 }

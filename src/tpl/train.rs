@@ -84,7 +84,7 @@ pub fn training_step(
         })
         .unzip();
     let input = batch_tensor(&images.iter().map(|i| i.pixels.as_slice()).collect::<Vec<_>>(), side, device);
-    let loss = detector_loss(&model.forward(input), &targets, config.positive_weight, config.drop_worst.then_some(batch.len()));
+    let loss = detector_loss(&model.forward(input), &targets, config.positive_weight, config.drop_worst.unwrap_or(false).then_some(batch.len()));
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optimizer.step(learning_rate, model, grads);
     (model, loss.detach())

@@ -80,7 +80,7 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(lr) = a.learning_rate {
         config.learning_rate = lr;
     }
-    config.drop_worst = a.drop_worst;
+    config.drop_worst = Some(a.drop_worst);
     let start = match (a.init_weights, a.ssl_weights) {
         (Some(detector), _) => Start::Detector(detector),
         (None, Some(ssl)) => Start::SslEncoder(Weights::File(ssl)),
