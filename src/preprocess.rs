@@ -41,6 +41,13 @@ impl Frame {
         let [sx, sy] = self.scale();
         Point::new((p.x + 0.5) / sx - 0.5, (p.y + 0.5) / sy - 0.5)
     }
+
+    /// The nearest point inside the original image (pixel centres 0 … width − 1, 0 … height
+    /// − 1): a detector's offsets can vote past the border, a landmark cannot lie there.
+    pub fn inside_original(&self, p: Point) -> Point {
+        let [w, h] = self.original.map(|v| f64::from(v.max(1) - 1));
+        Point::new(p.x.clamp(0.0, w), p.y.clamp(0.0, h))
+    }
 }
 
 /// Resizes a grey image to `width`×`height` (anti-aliased when shrinking).
@@ -133,6 +140,14 @@ pub fn jitter(pixels: &mut [f32], brightness: f32, contrast: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_past_the_border_come_back_inside_and_inner_ones_stay() {
+        let f = Frame::new([1935, 2400], [384, 384]);
+        assert_eq!(f.inside_original(Point::new(-5.0, 22.0)), Point::new(0.0, 22.0));
+        assert_eq!(f.inside_original(Point::new(2000.0, 2400.5)), Point::new(1934.0, 2399.0));
+        assert_eq!(f.inside_original(Point::new(835.25, 996.5)), Point::new(835.25, 996.5));
+    }
 
     #[test]
     fn mapping_round_trips_both_ways() {

@@ -161,8 +161,9 @@ impl TplDetector {
         shifts
     }
 
-    /// Each landmark's position (original pixels) and what the maps say about it. In each
-    /// copy the votes are shifted back; the position is the per-coordinate median over copies.
+    /// Each landmark's position (original pixels, inside the image) and what the maps say
+    /// about it. In each copy the votes are shifted back; the position is the per-coordinate
+    /// median over copies.
     pub fn decode_with_evidence(&self, maps: &[f32], frame: &Frame) -> Vec<(Point, Evidence)> {
         let k = self.landmarks();
         let stride = self.config.detector.output_stride();
@@ -190,7 +191,7 @@ impl TplDetector {
                 let mean = |f: fn(&VoteEvidence) -> f64| votes.iter().map(|v| f(&v.1)).sum::<f64>() / votes.len() as f64;
                 let vote = VoteEvidence { peak: mean(|e| e.peak), share: mean(|e| e.share), spread: mean(|e| e.spread) };
                 let tta_spread = (votes.len() > 1).then(|| (votes.iter().map(|v| v.0.distance(p).powi(2)).sum::<f64>() / votes.len() as f64).sqrt());
-                (frame.to_original(p), Evidence { vote, tta_spread })
+                (frame.inside_original(frame.to_original(p)), Evidence { vote, tta_spread })
             })
             .collect()
     }
