@@ -7,10 +7,12 @@
 //   view.addEventListener("landmarkchange", (e) => console.log(e.detail.landmarks));
 //
 // Pointer (mouse, pen, touch): drag a marker to move it, drag the background to pan, wheel or
-// pinch-free +/- keys to zoom. Keyboard (the element is focusable): ] / [ select the next /
-// previous landmark, arrows nudge it 1 px (Shift: 10 px), Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y)
-// undo / redo, R resets the selected point to the detector's, Escape deselects, + / - zoom,
-// 0 fits the image. A click on the image (not a marker, not a pan) fires `imageclick` with
+// pinch-free +/- keys to zoom. Keyboard (the element is focusable, so Tab reaches it): ] / [
+// select the next / previous landmark (brought into view), arrows nudge it 1 px (Shift: 10 px)
+// or, with none selected, pan the view, Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo / redo, R resets
+// the selected point to the detector's, Escape deselects, + / - zoom, 0 fits the image. The
+// selected point (name, position, edited, doubtful) is announced in a live region for screen
+// readers. A click on the image (not a marker, not a pan) fires `imageclick` with
 // its image coordinates. Confidence shows as marker shape and text, not colour alone: a circle is
 // sure (≥ 0.6), a diamond doubtful, and an edited point gets a square and "edited".
 
@@ -34,6 +36,7 @@ svg { overflow: visible; }
 .marker.edited { fill: rgba(163, 230, 53, 0.3); stroke: #a3e635; }
 .marker.selected { stroke: #fff; }
 text { fill: #fff; paint-order: stroke; stroke: #000; pointer-events: none; font-family: system-ui, sans-serif; }
+.announcer { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `;
 
 export class Cc2dTracing extends HTMLElement {
@@ -53,6 +56,7 @@ export class Cc2dTracing extends HTMLElement {
   #stage;
   #canvas;
   #svg;
+  #announcer;
 
   constructor() {
     super();
@@ -66,7 +70,12 @@ export class Cc2dTracing extends HTMLElement {
     this.#svg = document.createElementNS(SVG, "svg");
     this.#svg.setAttribute("part", "landmarks");
     this.#stage.append(this.#canvas, this.#svg);
-    root.append(style, this.#stage);
+    // What a screen reader says after a key: the selected point and where it is now.
+    this.#announcer = document.createElement("div");
+    this.#announcer.className = "announcer";
+    this.#announcer.setAttribute("role", "status");
+    this.#announcer.setAttribute("part", "announcer");
+    root.append(style, this.#stage, this.#announcer);
     this.addEventListener("pointerdown", (e) => this.#pointerDown(e));
     this.addEventListener("pointermove", (e) => this.#pointerMove(e));
     this.addEventListener("pointerup", (e) => this.#pointerUp(e));
@@ -144,7 +153,9 @@ export class Cc2dTracing extends HTMLElement {
   /** Selects landmark `index` (−1: none). */
   select(index) {
     this.#selected = index >= 0 && index < this.#points.length ? index : -1;
+    this.#reveal(this.#selected);
     this.#render();
+    this.#announce();
     this.dispatchEvent(new CustomEvent("landmarkselect", { detail: { index: this.#selected } }));
   }
 
@@ -236,7 +247,32 @@ export class Cc2dTracing extends HTMLElement {
 
   #changed(index, reason) {
     this.#render();
+    this.#announce();
     this.dispatchEvent(new CustomEvent("landmarkchange", { detail: { index, reason, landmarks: this.landmarks } }));
+  }
+
+  /** Pans so landmark `index` is on screen (keyboard selection while zoomed in). */
+  #reveal(index) {
+    const p = this.#points[index];
+    const box = this.getBoundingClientRect();
+    if (!p || !box.width) return;
+    const sx = this.#view.x + p.x * this.#view.scale;
+    const sy = this.#view.y + p.y * this.#view.scale;
+    const margin = 24;
+    if (sx >= margin && sx <= box.width - margin && sy >= margin && sy <= box.height - margin) return;
+    this.#view = { ...this.#view, x: box.width / 2 - p.x * this.#view.scale, y: box.height / 2 - p.y * this.#view.scale };
+    this.#place();
+  }
+
+  #announce() {
+    const p = this.#points[this.#selected];
+    if (!p) {
+      this.#announcer.textContent = this.#points.length ? "No landmark selected" : "";
+      return;
+    }
+    const doubtful = !p.edited && p.confidence !== null && p.confidence < SURE;
+    const state = p.edited ? ", edited" : doubtful ? `, doubtful (confidence ${p.confidence?.toFixed(2)})` : "";
+    this.#announcer.textContent = `${this.#selected + 1} of ${this.#points.length}: ${p.name}, x ${p.x.toFixed(1)}, y ${p.y.toFixed(1)}${state}`;
   }
 
   #place() {
@@ -339,12 +375,18 @@ export class Cc2dTracing extends HTMLElement {
     if (ctrl && e.key.toLowerCase() === "z") e.shiftKey ? this.redo() : this.undo();
     else if (ctrl && e.key.toLowerCase() === "y") this.redo();
     else if (e.key === "]" || e.key === "PageDown") n && this.select((this.#selected + 1) % n);
-    else if (e.key === "[" || e.key === "PageUp") n && this.select((this.#selected - 1 + n) % n);
+    else if (e.key === "[" || e.key === "PageUp") n && this.select(this.#selected < 0 ? n - 1 : this.#selected - 1);
     else if (e.key in arrows && this.#selected >= 0) {
       const [dx, dy] = arrows[/** @type {keyof typeof arrows} */ (e.key)];
       const step = e.shiftKey ? 10 : 1;
       const p = this.#points[this.#selected];
       this.move(this.#selected, p.x + dx * step, p.y + dy * step);
+    } else if (e.key in arrows) {
+      // Nothing selected: the arrows pan the view (Shift: further).
+      const [dx, dy] = arrows[/** @type {keyof typeof arrows} */ (e.key)];
+      const step = e.shiftKey ? 200 : 40;
+      this.#view = { ...this.#view, x: this.#view.x - dx * step, y: this.#view.y - dy * step };
+      this.#place();
     } else if ((e.key === "r" || e.key === "R") && !ctrl && this.#selected >= 0) this.reset(this.#selected);
     else if (e.key === "Escape") this.select(-1);
     else if (e.key === "+" || e.key === "=") this.zoom(1.25);

@@ -61,6 +61,16 @@ function greyTiff(width, height, pixel) {
   return out;
 }
 
+/**
+ * A screenshot with the radiograph itself hidden (its canvas part), for README: the ISBI images
+ * may not be redistributed, the app around them and our landmarks on them may.
+ */
+async function redactedScreenshot(page, name, options = {}) {
+  const style = await page.addStyleTag({ content: "cc2d-tracing::part(image) { visibility: hidden; }" });
+  await page.screenshot({ path: join(artifacts, name), ...options });
+  await style.evaluate((el) => el.remove());
+}
+
 function maxDistance(a, b) {
   assert.equal(a.length, b.length);
   return Math.max(...a.map((p, i) => Math.hypot(p.x - b[i].x, p.y - b[i].y)));
@@ -433,6 +443,7 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
     t.diagnostic(status);
     writeFileSync(join(artifacts, "demo-status.txt"), status + "\n");
     await page.screenshot({ path: join(artifacts, "app-1280x800.png") });
+    await redactedScreenshot(page, "app-1280x800-redacted.png");
     assert.match(status, /19 landmarks on 151\.jpg \(1935×2400\) in \d+ ms on cpu/);
     const found = await pointsNow();
     assert.deepEqual(found.map((l) => l.name), recorded.landmarks.map((l) => l.name));
@@ -551,8 +562,111 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
 
     await page.setViewportSize({ width: 820, height: 1180 });
     await page.screenshot({ path: join(artifacts, "app-820x1180.png"), fullPage: true });
+    await redactedScreenshot(page, "app-820x1180-redacted.png", { fullPage: true });
     assert.deepEqual(outside, [], "the app requests nothing outside its origin");
     assert.deepEqual(missing, [], "every file the app asks for exists");
+  });
+});
+
+test("the tracing app with the keyboard alone: open, select, nudge, undo, redo, reset, pan, zoom, calibrate, adjust, export", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${ORIGIN}/www/index.html?backend=cpu`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+    // Tab (forward only) until `selector` has the focus; it must show that it has it.
+    const tabTo = async (selector) => {
+      for (let presses = 0; presses < 80; presses++) {
+        await page.keyboard.press("Tab");
+        const state = await page.evaluate((sel) => {
+          const el = document.activeElement;
+          if (!el?.matches(sel)) return null;
+          const css = getComputedStyle(el);
+          return { outline: css.outlineStyle, shadow: css.boxShadow };
+        }, selector);
+        if (state) {
+          assert.ok(state.outline !== "none" || state.shadow !== "none", `${selector} shows its focus: ${JSON.stringify(state)}`);
+          return presses + 1;
+        }
+      }
+      assert.fail(`Tab never reached ${selector}`);
+    };
+    const table = () => page.$$eval("#results tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const pointsNow = async () => (await table()).map((r) => ({ name: r[1], x: Number(r[2]), y: Number(r[3]), edited: r[5] === "yes" }));
+    const shown = (id) => page.$eval(`#measurements tr[data-id="${id}"] td:nth-child(2)`, (td) => Number.parseFloat(td.textContent));
+    const said = () => page.$eval("#tracing", (el) => el.shadowRoot.querySelector("[role=status]").textContent);
+    const view = () => page.$eval("#tracing", (el) => el.shadowRoot.querySelector(".stage").style.transform);
+    const measured = (points, id, spacingMm = 0.1) => analyse({ landmarks: points }, { spacingMm }).measurements.find((m) => m.id === id).value;
+
+    // Open a radiograph: Tab to the file picker, Space opens it.
+    const toPicker = await tabTo("#file");
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+    await chooser.setFiles(join(DATA, "isbi2015/images/151.jpg"));
+    await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
+    const found = await pointsNow();
+    assert.ok(maxDistance(found, recorded.landmarks) <= 1, "the recorded landmarks");
+
+    // Select nasion, nudge it right 1 px and down 10 px: the table, SNA and the announcement follow.
+    const toImage = await tabTo("#tracing");
+    t.diagnostic(`Tab presses: ${toPicker} to the file picker, then ${toImage} to the image`);
+    await page.keyboard.press("]");
+    await page.keyboard.press("]");
+    assert.match(await said(), /^2 of 19: nasion, x [\d.]+, y [\d.]+$/);
+    assert.equal(await page.getAttribute("#results tbody tr:nth-child(2)", "class"), "selected");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("Shift+ArrowDown");
+    const nasion = found[1];
+    let now = await pointsNow();
+    assert.ok(Math.abs(now[1].x - (nasion.x + 1)) < 0.051 && Math.abs(now[1].y - (nasion.y + 10)) < 0.051 && now[1].edited, JSON.stringify(now[1]));
+    assert.ok(Math.abs((await shown("SNA")) - measured(now, "SNA")) < 0.051, "SNA of the nudged point");
+    assert.match(await said(), /^2 of 19: nasion, .*, edited$/);
+    // Undo twice, redo once.
+    await page.keyboard.press("Control+z");
+    await page.keyboard.press("Control+z");
+    assert.deepEqual(await pointsNow(), found.map((l) => ({ ...l, edited: false })));
+    await page.keyboard.press("Control+Shift+z");
+    now = await pointsNow();
+    assert.ok(Math.abs(now[1].x - (nasion.x + 1)) < 0.051 && now[1].y === nasion.y, "redo: the 1 px nudge again");
+
+    // Export the detections JSON with Enter: nasion flagged as edited.
+    await tabTo("#export-json");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.keyboard.press("Enter")]);
+    const json = JSON.parse(readFileSync(await download.path(), "utf8"));
+    assert.deepEqual(json.landmarks.map((l) => l.edited), json.landmarks.map((_, i) => i === 1));
+
+    // Calibrate by typing the spacing: MW follows.
+    const mw0 = await shown("MW");
+    await tabTo("#spacing");
+    await page.keyboard.press("Control+a");
+    await page.keyboard.type("0.125");
+    assert.ok(Math.abs((await shown("MW")) - mw0 * 1.25) < 0.06, `MW ${mw0} → ${await shown("MW")}`);
+    // Brightness from the keyboard.
+    await tabTo("#brightness");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await page.$eval("#tracing", (el) => el.adjust.brightness), 1.05);
+
+    // Back on the image: R resets nasion to the detector's; Esc deselects; arrows pan; + zooms;
+    // [ selects the last landmark and brings it into view.
+    await tabTo("#tracing");
+    await page.keyboard.press("r");
+    assert.deepEqual((await pointsNow())[1], { ...found[1], edited: false });
+    await page.keyboard.press("Escape");
+    assert.equal(await said(), "No landmark selected");
+    const v0 = await view();
+    await page.keyboard.press("ArrowRight");
+    assert.notEqual(await view(), v0, "the arrows pan when no point is selected");
+    assert.deepEqual(await pointsNow(), found.map((l) => ({ ...l, edited: false })), "panning moves no point");
+    for (let i = 0; i < 10; i++) await page.keyboard.press("+");
+    await page.keyboard.press("[");
+    assert.match(await said(), /^19 of 19: articulare/);
+    const inView = await page.$eval("#tracing", (el) => {
+      const p = el.landmarks[18];
+      const c = el.toClient(p.x, p.y);
+      const box = el.getBoundingClientRect();
+      return c.x >= box.left && c.x <= box.right && c.y >= box.top && c.y <= box.bottom;
+    });
+    assert.ok(inView, "the selected landmark is brought into view at 9× zoom");
+    await page.keyboard.press("0");
   });
 });
 
