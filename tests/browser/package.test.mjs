@@ -568,7 +568,7 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
   });
 });
 
-test("the tracing app with the keyboard alone: open, select, nudge, undo, redo, reset, pan, zoom, calibrate, adjust, export", { timeout: 300_000 }, async (t) => {
+test("the tracing app with the keyboard alone (open, select, nudge, undo, redo, reset, pan, zoom, calibrate, adjust, export), then a finger on a tablet-width view", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -667,6 +667,22 @@ test("the tracing app with the keyboard alone: open, select, nudge, undo, redo, 
     });
     assert.ok(inView, "the selected landmark is brought into view at 9× zoom");
     await page.keyboard.press("0");
+
+    // A finger on a tablet-width view: touch-drag gonion (touch events through the DevTools
+    // protocol, as a touch screen sends them); it moves and is marked edited.
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await page.keyboard.press("0");
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 1 });
+    const gonion = (await pointsNow())[9];
+    const from = await page.$eval("#tracing", (el, p) => el.toClient(p.x, p.y), gonion);
+    const touch = (type, x, y) => cdp.send("Input.dispatchTouchEvent", { type, touchPoints: type === "touchEnd" ? [] : [{ x, y }] });
+    await touch("touchStart", from.x, from.y);
+    for (let k = 1; k <= 5; k++) await touch("touchMove", from.x + 4 * k, from.y - 3 * k);
+    await touch("touchEnd");
+    const touched = (await pointsNow())[9];
+    assert.ok(touched.edited && Math.hypot(touched.x - gonion.x, touched.y - gonion.y) > 10, `gonion dragged by touch: ${JSON.stringify(touched)}`);
+    assert.deepEqual((await pointsNow()).filter((_, i) => i !== 9), found.filter((_, i) => i !== 9).map((l) => ({ ...l, edited: false })), "only gonion moved");
   });
 });
 
