@@ -211,8 +211,11 @@ impl Locator for TplDetector {
         let side = self.config.image_size as u32;
         let input = preprocess(image, [side, side]);
         // The image itself, then its shifted copies (an identity warp would cost a resample).
-        let copies: Vec<GreyImage> =
-            self.copies().iter().map(|&[x, y]| if x == 0.0 && y == 0.0 { input.image.clone() } else { Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image) }).collect();
+        let copies: Vec<GreyImage> = self
+            .copies()
+            .iter()
+            .map(|&[x, y]| if x == 0.0 && y == 0.0 { input.image.clone() } else { Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image) })
+            .collect();
         let batch = batch_tensor(&copies.iter().map(|c| c.pixels.as_slice()).collect::<Vec<_>>(), side as usize, device);
         let out = self.model.forward(batch);
         (Tensor::cat(vec![sigmoid(out.heatmap_logits), out.offset_x, out.offset_y], 1), input.frame)
