@@ -54,6 +54,8 @@ export interface Detection<Score extends string> {
   image: string;
   width: number;
   height: number;
+  /** Millimetres per pixel, when the image file says (a DICOM file's PixelSpacing, else ImagerPixelSpacing). */
+  spacingMm?: number;
   /** The backend that ran it. */
   backend: "webgpu" | "cpu";
   /** Wall time of the call: image conversion, model, decoding. */
@@ -103,6 +105,8 @@ export interface FineTuneResult {
  * - `CC2D_FETCH`: the weights or the wasm could not be downloaded;
  * - `CC2D_ABORTED`: the call's `signal` aborted it (a DOMException named `AbortError`);
  * - `CC2D_DISPOSED`: a call after `dispose()`;
+ * - `CC2D_DEVICE_LOST`: the WebGPU device was lost (driver reset, GPU removed): this engine
+ *   cannot use it again; create a new `Cc2dWorker` (a new worker gets a new device) or use the CPU;
  * - `CC2D_OUT_OF_MEMORY`, `CC2D_ENGINE_FAILED`: the wasm engine failed (create a new `Cc2d`);
  * - `CC2D_BAD_INPUT`: any other invalid argument or option; `CC2D_INTERNAL`: a bug (please report it).
  */
@@ -116,6 +120,7 @@ export type Cc2dErrorCode =
   | "CC2D_FETCH"
   | "CC2D_ABORTED"
   | "CC2D_DISPOSED"
+  | "CC2D_DEVICE_LOST"
   | "CC2D_OUT_OF_MEMORY"
   | "CC2D_ENGINE_FAILED"
   | "CC2D_BAD_INPUT"
@@ -177,8 +182,19 @@ export declare class Cc2d {
 export interface Cc2d extends Cc2dMethods {}
 
 /** The same API, run in a module Web Worker (the page stays responsive). */
+/** `Cc2dWorker.create`'s options: `Cc2d.create`'s, and which worker to run in. */
+export interface WorkerCreateOptions extends CreateOptions {
+  /**
+   * The worker to run in: a `Worker` you started (a module worker whose script imports
+   * `cc2d/worker.js`), or that script's URL. Default: the package's own `worker.js`, beside
+   * `index.js`. Needed when the package comes from another origin (a CDN), where a browser
+   * starts no worker from a cross-origin script (README: "From a CDN").
+   */
+  worker?: Worker | URL | string;
+}
+
 export declare class Cc2dWorker {
-  static create(options?: CreateOptions): Promise<Cc2dWorker>;
+  static create(options?: WorkerCreateOptions): Promise<Cc2dWorker>;
   readonly backend: "webgpu" | "cpu";
 }
 export interface Cc2dWorker extends Cc2dMethods {}

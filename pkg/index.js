@@ -24,8 +24,18 @@ let wasmReady = null;
 /** The wasm instance's linear memory (for `wasmMemoryBytes`). @type {WebAssembly.Memory | null} */
 let wasmMemory = null;
 
-/** The package's own files that are fetched at run time, by URL → their SHA-256 (manifest.js). */
-const KNOWN = new Map(Object.entries(FILES).map(([path, hash]) => [new URL(`./${path}`, import.meta.url).href, hash]));
+/**
+ * The WebAssembly module. Like the weights above, a literal `new URL("./…", import.meta.url)`,
+ * so that bundlers (Vite, webpack 5) find the file, emit it and rewrite the URL.
+ */
+const WASM = new URL("./wasm/cc2d_bg.wasm", import.meta.url);
+
+/** The package's own files that are fetched at run time, by URL (as bundled) → their SHA-256 (manifest.js). */
+const KNOWN = new Map([
+  [WASM.href, FILES["wasm/cc2d_bg.wasm"]],
+  [DEFAULT_WEIGHTS.detector.href, FILES["weights/tpl-small.bpk"]],
+  [DEFAULT_WEIGHTS.extractor.href, FILES["weights/ssl-small.bpk"]],
+]);
 /** Where downloads are kept across visits (Cache API), one cache per release. */
 const CACHE = `cc2d-${VERSION}`;
 
@@ -99,7 +109,7 @@ function fail(code, message, type = Error) {
 
 /** Loads and instantiates the wasm module once per page or worker. */
 function loadWasm(wasmUrl, options) {
-  const url = wasmUrl instanceof URL ? wasmUrl : new URL(wasmUrl ?? "./wasm/cc2d_bg.wasm", wasmUrl ? globalThis.location?.href : import.meta.url);
+  const url = wasmUrl instanceof URL ? wasmUrl : wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : WASM;
   wasmReady ??= download(url, "wasm", options)
     .then((bytes) => init({ module_or_path: bytes }))
     .then((exports) => {
@@ -485,6 +495,7 @@ export class Cc2d {
         image: detection.image,
         width: detection.width,
         height: detection.height,
+        ...(detection.spacing_mm !== undefined && { spacingMm: detection.spacing_mm }),
         backend: this.backend,
         milliseconds: performance.now() - started,
         landmarks: detection.landmarks.map((l) => ({ name: l.name, x: l.x, y: l.y, [scoreName]: l.score })),

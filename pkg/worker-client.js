@@ -41,16 +41,19 @@ export class Cc2dWorker {
     };
   }
 
-  /** Starts a worker and a `Cc2d` in it; options as `Cc2d.create` (weights as URLs or bytes). */
-  /** @param {import("./index.js").CreateOptions} [options] */
+  /**
+   * Starts a worker (or takes `options.worker`) and a `Cc2d` in it; options as `Cc2d.create`
+   * (weights as URLs or bytes).
+   * @param {import("./index.js").WorkerCreateOptions} [options]
+   */
   static async create(options = {}) {
-    const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-    const client = new Cc2dWorker(worker);
+    const { worker: given, ...createOptions } = options;
+    const client = new Cc2dWorker(startWorker(given));
     // URLs cannot cross into a worker, and a relative string would resolve against
     // worker.js there: both become absolute strings against this page. Bytes and Blobs
     // cross as they are.
     const absolute = (v) => (v instanceof URL ? v.href : typeof v === "string" ? new URL(v, globalThis.location?.href).href : v);
-    const { onProgress, ...rest } = options;
+    const { onProgress, ...rest } = createOptions;
     client.#onLoad = onProgress ?? null;
     const resolved = { ...rest, reportProgress: Boolean(onProgress) };
     if (resolved.wasm != null) resolved.wasm = absolute(resolved.wasm);
@@ -115,4 +118,36 @@ async function portable(image) {
 async function portableAll(images) {
   const all = await Promise.all([...images].map(portable));
   return [all.map(([i]) => i), all.flatMap(([, t]) => t)];
+}
+
+/**
+ * The worker to run in: the one given, one started from the URL given, or the package's own
+ * (a literal `new Worker(new URL(…, import.meta.url))`, the form bundlers look for).
+ * @param {Worker | URL | string | undefined} given
+ * @returns {Worker}
+ */
+function startWorker(given) {
+  if (given === undefined) return attempt(new URL("./worker.js", import.meta.url), () => new Worker(new URL("./worker.js", import.meta.url), { type: "module" }));
+  if (given instanceof Worker) return given;
+  const where = new URL(given, globalThis.location?.href);
+  return attempt(where, () => new Worker(where, { type: "module" }));
+}
+
+/**
+ * @param {URL} where
+ * @param {() => Worker} start
+ */
+function attempt(where, start) {
+  try {
+    return start();
+  } catch (e) {
+    // A browser starts no worker from another origin's script (a package served by a CDN).
+    throw Object.assign(
+      new Error(
+        `cc2d: could not start a worker from ${where}: ${(e instanceof Error ? e.message : String(e)).replace(/\.+$/, "")}. ` +
+          "If the package comes from another origin (a CDN), start a module worker from your own origin whose script imports cc2d/worker.js, and pass it as Cc2dWorker.create({ worker }) (README: From a CDN)",
+      ),
+      { code: "CC2D_BAD_INPUT" },
+    );
+  }
 }

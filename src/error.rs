@@ -9,7 +9,7 @@ pub enum Error {
     #[error("{source_name}: cannot read file: {err}")]
     Io { source_name: String, err: std::io::Error },
 
-    #[error("{source_name}: not a supported image (PNG, JPEG, BMP or TIFF): {reason}")]
+    #[error("{source_name}: not a supported image (PNG, JPEG, BMP, TIFF or DICOM): {reason}")]
     UnsupportedImage { source_name: String, reason: String },
 
     #[error("{source_name}: corrupt or truncated image: {reason}")]

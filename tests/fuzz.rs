@@ -18,6 +18,9 @@ use cc2d::io::image::decode;
 use cc2d::io::landmarks::{Predictions, Template, parse_isbi_txt};
 use cc2d::tpl::detect::TplDetector;
 
+mod common;
+use common::dicom::DicomImage;
+
 fn iterations() -> usize {
     std::env::var("CC2D_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
 }
@@ -92,6 +95,17 @@ fn image_decoders_never_panic() {
         encoded(ImageFormat::Bmp, false),
         encoded(ImageFormat::Tiff, false),
         encoded(ImageFormat::Tiff, true),
+        // DICOM: 16-bit explicit VR with spacing, rescale and window; 8-bit implicit VR
+        // MONOCHROME1; a JPEG baseline frame.
+        DicomImage {
+            pixel_spacing: Some("0.1\\0.1"),
+            rescale: Some((2.0, -10.0)),
+            window: Some((900.0, 600.0)),
+            ..DicomImage::native16(24, 20, &(0..480).map(|i| (i * 37 % 4096) as u16).collect::<Vec<_>>())
+        }
+        .to_bytes(),
+        DicomImage { photometric: "MONOCHROME1", implicit_vr: true, ..DicomImage::native8(24, 20, &(0..480).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>()) }.to_bytes(),
+        DicomImage::jpeg(48, 40, encoded(ImageFormat::Jpeg, false)).to_bytes(),
     ];
     fuzz("image", &seeds, |bytes| {
         let _ = decode(bytes, "fuzz");

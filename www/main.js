@@ -80,6 +80,8 @@ async function open(files) {
     try {
       const result = await cc2d.detect(c.file);
       const bitmap = await picture(c.file);
+      // A DICOM file's own pixel spacing calibrates its case.
+      if (result.spacingMm) c.spacing = result.spacingMm;
       Object.assign(c, { bitmap, width: result.width, height: result.height, landmarks: result.landmarks.map((l) => ({ ...l, detected: { x: l.x, y: l.y }, edited: false })) });
       persist(c);
       if (i === first) await show(i);

@@ -39,8 +39,8 @@ pub fn run_detector(
     let samples = outputs.shard.map_or(&samples[..], |s| s.select(&samples));
     let start = Instant::now();
     let results = detect_all(samples, outputs.threads, parallelism, what, |s| {
-        let img = image::load(&s.image_path)?;
-        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?))
+        let (img, spacing) = image::load_with_spacing(&s.image_path)?;
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?).with_spacing(spacing.or(s.spacing_mm)))
     });
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);

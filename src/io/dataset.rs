@@ -32,7 +32,7 @@ pub const ISBI_LANDMARKS: [&str; 19] = [
 /// ISBI 2015 pixel spacing, millimetres per pixel.
 pub const ISBI_SPACING_MM: f64 = 0.1;
 
-const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "PNG"];
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom"];
 
 /// One image of a dataset: where it is and, when labelled, its ground-truth landmarks.
 #[derive(Clone, Debug, PartialEq)]
@@ -145,7 +145,7 @@ impl Dataset {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(root).map_err(|e| Error::io(root, e))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image(p)).collect();
         paths.sort();
         if paths.is_empty() {
-            return Err(Error::Dataset { source_name: root.display().to_string(), reason: "no PNG, JPEG, BMP or TIFF images in this folder".into() });
+            return Err(Error::Dataset { source_name: root.display().to_string(), reason: "no PNG, JPEG, BMP, TIFF or DICOM images in this folder".into() });
         }
         let samples: Vec<Sample> =
             paths.into_iter().map(|p| Sample { id: normalise_id(&p.file_name().unwrap().to_string_lossy()), image_path: p, landmarks: None, spacing_mm: None }).collect();

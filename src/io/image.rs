@@ -1,5 +1,6 @@
-//! Radiograph decoding: PNG, JPEG, BMP and TIFF, 8- or 16-bit, grey or RGB, into one grey
-//! `f32` image with values in [0, 1]. Everything downstream sees only [`GreyImage`].
+//! Radiograph decoding: PNG, JPEG, BMP and TIFF, 8- or 16-bit, grey or RGB, and DICOM
+//! ([`crate::io::dicom`]), into one grey `f32` image with values in [0, 1]. Everything
+//! downstream sees only [`GreyImage`] (and, from DICOM, the pixel spacing).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use image::{ImageFormat, ImageReader, Limits};
 
 use crate::error::{Error, Result};
+use crate::io::dicom;
 
 /// Largest accepted side, in pixels. Radiographs are at most a few thousand pixels a side;
 /// anything larger is almost certainly a mistake and would exhaust a browser tab's memory.
@@ -44,9 +46,19 @@ fn check_size(source_name: &str, width: u32, height: u32) -> Result<()> {
     Ok(())
 }
 
-/// Decodes an encoded image held in memory. `source_name` (a file name or a label) is
-/// used in error messages only.
+/// Decodes an encoded image held in memory, with its pixel spacing in mm where the file
+/// carries one (DICOM). `source_name` (a file name or a label) is used in error messages only.
+pub fn decode_with_spacing(bytes: &[u8], source_name: &str) -> Result<(GreyImage, Option<f64>)> {
+    if dicom::is_dicom(bytes) { dicom::decode(bytes, source_name) } else { decode_picture(bytes, source_name).map(|image| (image, None)) }
+}
+
+/// Decodes an encoded image held in memory (see [`decode_with_spacing`]).
 pub fn decode(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
+    decode_with_spacing(bytes, source_name).map(|(image, _)| image)
+}
+
+/// PNG, JPEG, BMP or TIFF.
+fn decode_picture(bytes: &[u8], source_name: &str) -> Result<GreyImage> {
     let unsupported = |reason: String| Error::UnsupportedImage { source_name: source_name.into(), reason };
     let corrupt = |e: image::ImageError| Error::CorruptImage { source_name: source_name.into(), reason: e.to_string() };
 
@@ -123,6 +135,13 @@ fn decode_jpeg_strictly(bytes: &[u8]) -> std::result::Result<image::DynamicImage
     })
 }
 
+/// An 8-bit grey JPEG (e.g. a DICOM file's encapsulated frame), strictly: width, height,
+/// pixels.
+pub(crate) fn decode_jpeg_luma_strictly(bytes: &[u8]) -> std::result::Result<(u32, u32, Vec<u8>), String> {
+    let image = decode_jpeg_strictly(bytes)?;
+    Ok((image.width(), image.height(), image.into_luma8().into_raw()))
+}
+
 /// Takes RGBA pixels, 8 bits each (a canvas's `ImageData`), to grey as [`decode`] does.
 pub fn from_rgba8(width: u32, height: u32, rgba: &[u8], source_name: &str) -> Result<GreyImage> {
     check_size(source_name, width, height)?;
@@ -136,8 +155,13 @@ pub fn from_rgba8(width: u32, height: u32, rgba: &[u8], source_name: &str) -> Re
 
 /// Reads and decodes an image file.
 pub fn load(path: &Path) -> Result<GreyImage> {
+    load_with_spacing(path).map(|(image, _)| image)
+}
+
+/// Reads and decodes an image file, with its pixel spacing where the file carries one.
+pub fn load_with_spacing(path: &Path) -> Result<(GreyImage, Option<f64>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode(&bytes, &path.display().to_string())
+    decode_with_spacing(&bytes, &path.display().to_string())
 }
 
 #[cfg(test)]

@@ -262,6 +262,9 @@ pub struct Detection {
     pub image: String,
     pub width: u32,
     pub height: u32,
+    /// Millimetres per pixel, where the image file gives it (DICOM's pixel spacing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing_mm: Option<f64>,
     pub landmarks: Vec<ScoredLandmark>,
 }
 
@@ -278,7 +281,13 @@ impl Detection {
     /// Names the located landmarks (`(position, score)` each, template order).
     pub fn new(image: &str, width: u32, height: u32, names: &[String], found: Vec<(Point, f64)>) -> Self {
         let landmarks = found.into_iter().zip(names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
-        Self { image: image.into(), width, height, landmarks }
+        Self { image: image.into(), width, height, spacing_mm: None, landmarks }
+    }
+
+    /// The image's pixel spacing (mm), when known.
+    pub fn with_spacing(mut self, spacing_mm: Option<f64>) -> Self {
+        self.spacing_mm = spacing_mm;
+        self
     }
 
     pub fn points(&self) -> Vec<Point> {

@@ -40,7 +40,23 @@ pub async fn device_for(backend: &str) -> Result<(Device, &'static str), Rejecti
 }
 
 /// Reads a tensor back to the page (asynchronously: a synchronous read would block WebGPU).
+/// A lost GPU device (destroyed, a driver reset, the GPU removed) surfaces here, as the
+/// read-back fails: it gets its own code, so that a page can start over.
 pub async fn read<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>, Rejection> {
-    let data = tensor.into_data_async().await.map_err(|e| Rejection::internal(format!("reading {what}: {e:?}")))?;
+    let data = tensor.into_data_async().await.map_err(|e| {
+        let cause = format!("{e:?}");
+        let lost = |line: &str| ["destroyed", "poisoned", "device lost", "device is lost"].iter().any(|s| line.to_lowercase().contains(s));
+        if let Some(line) = cause.lines().rev().find(|l| lost(l)) {
+            Rejection::new(
+                "CC2D_DEVICE_LOST",
+                format!(
+                    "the GPU device was lost while reading {what} (a driver reset, the GPU removed or reclaimed by the browser): this engine cannot use it again; create a new Cc2dWorker (a new worker gets a new device) or use backend \"cpu\". Cause: {}",
+                    line.trim()
+                ),
+            )
+        } else {
+            Rejection::internal(format!("reading {what}: {cause}"))
+        }
+    })?;
     data.try_to_vec::<f32>().map_err(|e| Rejection::internal(format!("reading {what}: {e:?}")))
 }

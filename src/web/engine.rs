@@ -336,5 +336,5 @@ async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, dev
 }
 
 fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, Rejection> {
-    serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found)).map_err(Rejection::internal)
+    serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found).with_spacing(image.spacing_mm)).map_err(Rejection::internal)
 }

@@ -10,21 +10,24 @@ use crate::web::Rejection;
 pub struct Image {
     pub(crate) image: GreyImage,
     pub(crate) name: String,
+    /// Millimetres per pixel, where the file gives it (DICOM).
+    pub(crate) spacing_mm: Option<f64>,
 }
 
 #[wasm_bindgen]
 impl Image {
-    /// Decodes an encoded image (PNG, JPEG, BMP or TIFF; 8 or 16 bit). `name` is used in
+    /// Decodes an encoded image (PNG, JPEG, BMP, TIFF or DICOM; 8 or 16 bit). `name` is used in
     /// error messages and in results.
     #[wasm_bindgen(js_name = fromEncoded)]
     pub fn from_encoded(bytes: &[u8], name: &str) -> Result<Image, Rejection> {
-        Ok(Self { image: image::decode(bytes, name)?, name: name.into() })
+        let (image, spacing_mm) = image::decode_with_spacing(bytes, name)?;
+        Ok(Self { image, name: name.into(), spacing_mm })
     }
 
     /// Takes RGBA pixels as a canvas gives them (`ImageData.data`).
     #[wasm_bindgen(js_name = fromRgba)]
     pub fn from_rgba(width: u32, height: u32, rgba: &[u8], name: &str) -> Result<Image, Rejection> {
-        Ok(Self { image: image::from_rgba8(width, height, rgba, name)?, name: name.into() })
+        Ok(Self { image: image::from_rgba8(width, height, rgba, name)?, name: name.into(), spacing_mm: None })
     }
 
     /// The decoded pixels as 8-bit RGBA, grey in each colour channel: what a page shows when
@@ -49,5 +52,11 @@ impl Image {
     #[wasm_bindgen(getter)]
     pub fn height(&self) -> u32 {
         self.image.height
+    }
+
+    /// Millimetres per pixel from the file (DICOM's PixelSpacing or ImagerPixelSpacing), if any.
+    #[wasm_bindgen(getter, js_name = spacingMm)]
+    pub fn spacing_mm(&self) -> Option<f64> {
+        self.spacing_mm
     }
 }

@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 // localhost: a secure context (WebGPU needs one), served from disk by routing, no server.
 export const ORIGIN = "http://localhost:8123";
+/** A second origin that serves the unpacked package with CORS, as a CDN does (jsDelivr, unpkg). */
+export const CDN_ORIGIN = "http://127.0.0.1:8124";
 export const DATA = process.env.CC2D_DATA ?? resolve(ROOT, "../shared/data");
 
 /** The real radiographs, or why the test cannot run: under CI their absence is a failure. */
@@ -47,9 +49,12 @@ const ARGS = [
  * A browser page on ORIGIN. Served paths: /node_modules/cc2d/ → the unpacked package,
  * /www/node_modules/cc2d/ → the same, /www/ → the demo, /data/ → the shared data,
  * /blank.html → an empty page importing "cc2d"; /strict-csp.html → a page that runs the
- * package (on the page and in its worker) under STRICT_CSP.
+ * package (on the page and in its worker) under STRICT_CSP; CDN_ORIGIN → the unpacked
+ * package with CORS headers (a CDN); `mounts` adds [path prefix,
+ * folder] pairs (e.g. a bundled app); `passThrough` lists origins left to the real network
+ * (a dev server on localhost).
  */
-export async function openPage({ webgpu = true, packageDir } = {}) {
+export async function openPage({ webgpu = true, packageDir, mounts: extra = [], passThrough = [] } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: webgpu ? [...ARGS, "--enable-unsafe-webgpu"] : ARGS,
@@ -62,6 +67,7 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
   /** `network.off = true` makes every request that reaches the network fail, as offline. */
   const network = { off: false, blocked: [] };
   const mounts = [
+    ...extra,
     ["/www/node_modules/cc2d/", packageDir],
     ["/node_modules/cc2d/", packageDir],
     ["/www/", join(ROOT, "www")],
@@ -72,6 +78,20 @@ export async function openPage({ webgpu = true, packageDir } = {}) {
     if (network.off) {
       network.blocked.push(url.pathname);
       return route.abort("internetdisconnected");
+    }
+    if (passThrough.includes(url.origin)) {
+      served.push(url.href);
+      return route.continue();
+    }
+    if (url.origin === CDN_ORIGIN && packageDir) {
+      const file = normalize(join(packageDir, decodeURIComponent(url.pathname)));
+      if (file.startsWith(packageDir) && existsSync(file)) {
+        served.push(url.href);
+        const type = file.endsWith(".js") ? "text/javascript" : file.endsWith(".wasm") ? "application/wasm" : "application/octet-stream";
+        return route.fulfill({ path: file, headers: { "Access-Control-Allow-Origin": "*", "Content-Type": type } });
+      }
+      missing.push(url.href);
+      return route.fulfill({ status: 404, body: "not found" });
     }
     if (url.origin !== ORIGIN) {
       outside.push(url.href);

@@ -7,9 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
-import { DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
+import { crc32, deflateSync } from "node:zlib";
+import { CDN_ORIGIN, DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
 import { analyse } from "../../pkg/ceph.js";
+import { dicomFile } from "./dicom.mjs";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
 const recordedTta = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_tta_on_151.json"), "utf8"));
@@ -38,6 +39,25 @@ function hugePngHeader() {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(ihdr));
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13]), ihdr, crc]);
+}
+
+/** An 8-bit grey PNG, `side` × `side`, a smooth gradient (compresses to a few hundred kB). */
+function bigGreyPng(side) {
+  const raw = Buffer.alloc((side + 1) * side);
+  for (let y = 0; y < side; y++) raw.fill(Math.floor((255 * y) / side), y * (side + 1) + 1, (y + 1) * (side + 1));
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw, { level: 1 })), chunk("IEND", Buffer.alloc(0))]);
 }
 
 /** An uncompressed 8-bit grey TIFF (which Chromium cannot display) of `pixel(x, y)`. */
@@ -150,6 +170,99 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
     t.diagnostic(`worker with test-time augmentation: ${r.tta.milliseconds.toFixed(0)} ms; max distance to the native TTA record ${dt.toExponential(2)} px`);
     assert.ok(dt <= 1, `TTA moved ${dt} px from the native record`);
     assert.deepEqual(outside, [], "no request leaves the page's origin");
+  });
+});
+
+test("DICOM in the page: the radiograph's own pixels as 8-bit DICOM detect as the pixels do, MONOCHROME1 inverted back, the spacing reported", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    await page.evaluate(`globalThis.dicomFile = ${dicomFile}`);
+    const r = await page.evaluate(async () => {
+      const { Cc2dWorker } = await import("cc2d");
+      const cc2d = await Cc2dWorker.create({ backend: "cpu" });
+      // ISBI 151 as the engine decodes it (8-bit grey), then the same pixels as DICOM files.
+      const pixels = await cc2d.decode(await (await fetch("/data/isbi2015/images/151.jpg")).blob());
+      const grey = Uint8Array.from({ length: pixels.width * pixels.height }, (_, i) => pixels.data[4 * i]);
+      const file = (photometric, values) => dicomFile({ columns: pixels.width, rows: pixels.height, pixels: values, photometric, spacing: "0.1\\0.1", window: [128, 256] });
+      const fromPixels = await cc2d.detect(pixels, { name: "151 pixels" });
+      const mono2 = await cc2d.detect(file("MONOCHROME2", grey), { name: "151.dcm" });
+      const mono1 = await cc2d.detect(file("MONOCHROME1", grey.map((v) => 255 - v)), { name: "151-inverted.dcm" });
+      // A DICOM cut short is refused with its code, and the engine still detects.
+      const cut = await cc2d.detect(file("MONOCHROME2", grey).slice(0, 5000), { name: "cut.dcm" }).then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const after = await cc2d.detect(file("MONOCHROME2", grey), { name: "again.dcm" });
+      await cc2d.dispose();
+      return { fromPixels, mono2, mono1, cut, after };
+    });
+    t.diagnostic(`${r.mono2.image}: ${r.mono2.width}×${r.mono2.height}, ${r.mono2.spacingMm} mm/px; cut: ${r.cut}`);
+    assert.deepEqual([r.mono2.width, r.mono2.height, r.mono2.spacingMm, r.fromPixels.spacingMm], [1935, 2400, 0.1, undefined]);
+    assert.ok(maxDistance(r.mono2.landmarks, r.fromPixels.landmarks) < 1e-3, "DICOM detects as its pixels do");
+    assert.ok(maxDistance(r.mono1.landmarks, r.fromPixels.landmarks) < 1e-3, "MONOCHROME1, inverted back, detects alike");
+    assert.ok(maxDistance(r.fromPixels.landmarks, recorded.landmarks) < 2, "8-bit pixels stay near the record of the JPEG");
+    assert.match(r.cut, /^CC2D_BAD_IMAGE .*cut\.dcm.*not a readable DICOM file.*truncated/);
+    assert.ok(maxDistance(r.after.landmarks, r.mono2.landmarks) < 1e-6);
+  });
+});
+
+test("from a CDN: the package on another origin detects on the page, and in a worker started from the page's origin", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page, served, outside }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async (cdn) => {
+      const { Cc2d, Cc2dWorker } = await import(`${cdn}/index.js`);
+      const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
+      // The default worker script is on the CDN: a browser will not start it; the error says what to do.
+      const refused = await Cc2dWorker.create({ backend: "cpu" }).then(() => "started", (e) => `${e.code} ${e.message}`);
+      // The recipe (README, "From a CDN"): a module worker of this origin that imports the CDN's worker.js.
+      const shim = URL.createObjectURL(new Blob([`import "${cdn}/worker.js";`], { type: "text/javascript" }));
+      const worker = await Cc2dWorker.create({ backend: "cpu", worker: new Worker(shim, { type: "module" }) });
+      const inWorker = await worker.detect(bytes.slice(), { name: "151.jpg" });
+      await worker.dispose();
+      const onPage = await Cc2d.create({ backend: "cpu" });
+      const found = await onPage.detect(bytes.slice(), { name: "151.jpg" });
+      await onPage.dispose();
+      return { refused, inWorker: inWorker.landmarks, onPage: found.landmarks };
+    }, CDN_ORIGIN);
+    t.diagnostic(r.refused);
+    assert.match(r.refused, /^CC2D_BAD_INPUT cc2d: could not start a worker from http:\/\/127\.0\.0\.1:8124\/worker\.js.*Cc2dWorker\.create\(\{ worker \}\)/);
+    assert.ok(maxDistance(r.inWorker, recorded.landmarks) < 1e-3, "in the worker: the recorded landmarks");
+    assert.ok(maxDistance(r.onPage, recorded.landmarks) < 1e-3, "on the page: the recorded landmarks");
+    assert.ok(served.some((p) => p === `${CDN_ORIGIN}/wasm/cc2d_bg.wasm`) && served.some((p) => p === `${CDN_ORIGIN}/weights/tpl-small.bpk`), "the wasm and the weights come from the CDN");
+    assert.deepEqual(outside, []);
+  });
+});
+
+test("WebGPU device loss: the device destroyed under a running engine, the next call rejects clearly, a new engine works", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir, webgpu: true }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      const { Cc2dWorker } = await import("cc2d");
+      // A worker of our own (the `worker` option) that keeps the GPU devices it hands out, so
+      // the test can destroy them as a driver reset or a lost GPU would, then runs cc2d's worker.
+      const script = `const devices = [];
+        const request = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = async function (...a) { const d = await request.apply(this, a); devices.push(d); return d; };
+        self.addEventListener("message", (e) => { if (e.data === "lose the device") { devices.forEach((d) => d.destroy()); e.stopImmediatePropagation(); } });
+        import "${location.origin}/node_modules/cc2d/worker.js";`;
+      const worker = new Worker(URL.createObjectURL(new Blob([script], { type: "text/javascript" })), { type: "module" });
+      const image = await (await fetch("/data/isbi2015/images/151.jpg")).blob();
+      const cc2d = await Cc2dWorker.create({ backend: "webgpu", worker });
+      const before = await cc2d.detect(image, { name: "151.jpg" });
+      worker.postMessage("lose the device");
+      const outcome = (p) => p.then((d) => `resolved with ${d.landmarks.length} landmarks`, (e) => `${e.code} ${e.message}`);
+      const lost = await outcome(cc2d.detect(image, { name: "151.jpg" }));
+      const next = await outcome(cc2d.detect(image, { name: "151.jpg" }));
+      await cc2d.dispose();
+      const fresh = await Cc2dWorker.create({ backend: "webgpu" });
+      const after = await fresh.detect(image, { name: "151.jpg" });
+      await fresh.dispose();
+      return { before: before.landmarks, lost, next, after: after.landmarks };
+    });
+    t.diagnostic(`after the loss: ${r.lost}; the call after: ${r.next}`);
+    assert.ok(maxDistance(r.before, recorded.landmarks) <= 1);
+    for (const outcome of [r.lost, r.next]) assert.match(outcome, /^CC2D_DEVICE_LOST .*GPU device was lost.*create a new/);
+    assert.ok(maxDistance(r.after, recorded.landmarks) <= 1, "a new engine detects again");
   });
 });
 
@@ -427,6 +540,27 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
   });
 });
 
+test("the largest accepted image, 16384 × 16384, is detected in the page's worker, and the engine goes on", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  const png = bigGreyPng(16384);
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async (bytes) => {
+      const { Cc2dWorker } = await import("cc2d");
+      const cc2d = await Cc2dWorker.create({ backend: "cpu" });
+      const started = performance.now();
+      const big = await cc2d.detect(new Uint8Array(bytes), { name: "16384.png" }).then((d) => `${d.width}×${d.height}: ${d.landmarks.length} landmarks`, (e) => `${e.code} ${e.message}`);
+      const seconds = (performance.now() - started) / 1000;
+      const after = await cc2d.detect(await (await fetch("/data/isbi2015/images/151.jpg")).blob(), { name: "151.jpg" });
+      await cc2d.dispose();
+      return { big, seconds, after: after.landmarks };
+    }, [...png]);
+    t.diagnostic(`${png.length} bytes of PNG: ${r.big} in ${r.seconds.toFixed(1)} s`);
+    assert.equal(r.big, "16384×16384: 19 landmarks");
+    assert.ok(maxDistance(r.after, recorded.landmarks) < 1e-3, "the same engine then detects the recorded landmarks");
+  });
+});
+
 test("the tracing app: detect in a worker, drag nasion and the measurements follow, undo, nudge, export, import, ruler, reload, bad file", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page, outside, missing }) => {
@@ -558,6 +692,19 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
       return [canvas.width, canvas.height, [10, 20, 300, 250].map((v, i, a) => (i % 2 ? null : data[(a[i + 1] * canvas.width + v) * 4])).filter((v) => v !== null)];
     });
     assert.deepEqual(shownPixels, [320, 256, [pattern(10, 20), pattern(300, 250)]]);
+    // A DICOM file: shown from the engine's pixels, and its PixelSpacing calibrates its case.
+    const dicom = dicomFile({ columns: 320, rows: 256, pixels: Uint8Array.from({ length: 320 * 256 }, (_, i) => pattern(i % 320, Math.floor(i / 320))), spacing: "0.125\\0.125", window: [128, 256] });
+    await page.setInputFiles("#file", { name: "scan.dcm", mimeType: "application/dicom", buffer: Buffer.from(dicom) });
+    await page.waitForSelector("body[data-done=true]", { timeout: 120_000 });
+    assert.match(await page.textContent("#status"), /19 landmarks on scan\.dcm \(320×256\)/);
+    await page.click("#cases button:last-child");
+    assert.equal(await page.inputValue("#spacing"), "0.125");
+    const dicomPixels = await page.$eval("#tracing", (el) => {
+      const canvas = el.shadowRoot.querySelector("canvas");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+      return [canvas.width, data[(20 * canvas.width + 10) * 4], data[(250 * canvas.width + 300) * 4]];
+    });
+    assert.deepEqual(dicomPixels, [320, pattern(10, 20), pattern(300, 250)]);
     await page.click("#cases button:first-child");
 
     await page.setViewportSize({ width: 820, height: 1180 });

@@ -1,6 +1,7 @@
 //! Shared by the native and the browser test suites.
 #![allow(dead_code)] // each suite uses its own part of this module
 
+pub mod dicom;
 pub mod probe;
 
 use cc2d::io::landmarks::{Landmark, Point, Template, parse_isbi_txt};
