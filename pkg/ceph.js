@@ -37,7 +37,9 @@ export const LANDMARKS = /** @type {const} */ ([
  *   id: string, name: string, group: "isbi" | "steiner" | "bjork" | "downs",
  *   value: number, unit: "°" | "mm" | "px" | "ratio",
  *   norm: Norm | null, reading: string, uses: string[], isbiClass?: IsbiClass,
- * }} Measurement
+ *   withinNorm: boolean | null,
+ * }} Measurement  `withinNorm`: the ISBI type is normal, or the value lies within the norm
+ *   (mean ± SD, or the range); null where there is no norm.
  * @typedef {{ name: string, needs: string }} Unsupported
  * @typedef {{
  *   measurements: Measurement[], unsupported: Unsupported[],
@@ -184,9 +186,12 @@ export function analyse(points, options = {}) {
    * @param {Measurement["unit"]} unit @param {Norm | null} norm @param {string} reading @param {string[]} uses
    */
   const add = (id, name, group, value, unit, norm, reading, uses) => {
+    const isbi = group === "isbi" ? isbiClass(/** @type {keyof typeof ISBI_TYPES} */ (id), value) : undefined;
+    const [lo, hi] = norm ? bounds(norm) : [];
+    const withinNorm = isbi ? isbi.type === 1 : norm ? value >= /** @type {number} */ (lo) && value <= /** @type {number} */ (hi) : null;
     /** @type {Measurement} */
-    const entry = { id, name, group, value, unit, norm, reading, uses };
-    if (group === "isbi") entry.isbiClass = isbiClass(/** @type {keyof typeof ISBI_TYPES} */ (id), value);
+    const entry = { id, name, group, value, unit, norm, reading, uses, withinNorm };
+    if (isbi) entry.isbiClass = isbi;
     m.push(entry);
   };
 

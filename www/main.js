@@ -184,7 +184,7 @@ function renderMeasurements(points) {
     ...analysis.measurements.map((m) => {
       const tr = document.createElement("tr");
       tr.dataset.id = m.id;
-      tr.className = outsideNorm(m) ? "off" : "";
+      tr.className = m.withinNorm === false ? "off" : "";
       for (const text of [`${groups[m.group]}: ${m.name}`, valueText(m), normText(m), m.reading]) {
         const td = document.createElement("td");
         td.textContent = text;
@@ -209,14 +209,6 @@ const valueText = (m) => `${m.value.toFixed(m.unit === "ratio" ? 3 : 1)}${m.unit
 
 /** A norm as shown: "82 ± 2", "3.2–5.7", or "–" when there is none. */
 const normText = (m) => (m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–");
-
-/** Outside its norm (the challenge's type other than normal, or beyond mean ± SD / the range). */
-function outsideNorm(m) {
-  if (m.isbiClass) return m.isbiClass.type !== 1;
-  if (!m.norm) return false;
-  const [lo, hi] = "mean" in m.norm ? [m.norm.mean - m.norm.sd, m.norm.mean + m.norm.sd] : [m.norm.min, m.norm.max];
-  return m.value < lo || m.value > hi;
-}
 
 // ---- exports ----
 

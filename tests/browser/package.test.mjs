@@ -599,6 +599,11 @@ test("the tracing app: detect in a worker, drag nasion and the measurements foll
     const [sna1, anb1] = [await shown("SNA"), await shown("ANB")];
     assert.ok(Math.abs(sna1 - measured(dragged, "SNA")) < 0.051 && Math.abs(anb1 - measured(dragged, "ANB")) < 0.051, `after the drag: SNA ${sna1}, ANB ${anb1}`);
     assert.notEqual(sna1, sna0);
+    // Rows outside their norm are marked, as cc2d/ceph judges them.
+    const marked = await page.$$eval("#measurements tr.off", (trs) => trs.map((tr) => tr.dataset.id));
+    const judged = analyse({ landmarks: dragged }, { spacingMm: 0.1 }).measurements.filter((m) => m.withinNorm === false).map((m) => m.id);
+    assert.deepEqual(marked, judged);
+    assert.ok(judged.length > 0);
 
     // Undo restores the point and the values; the keyboard selects nasion and nudges it 1 px.
     await page.click("#undo");

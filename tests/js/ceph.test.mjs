@@ -60,6 +60,22 @@ test("the challenge's eight measurements on a tracing built to known values", ()
   close(m["downs.Y"].value, (Math.atan2(p.Gn.y - p.S.y, p.Gn.x - p.S.x) * 180) / Math.PI, "Y-axis against a horizontal FH");
 });
 
+test("withinNorm: the ISBI type is normal, or the value lies in mean ± SD or the range; null without a norm", () => {
+  const m = byId(analyse(tracing(), { spacingMm: 0.1 }));
+  assert.equal(m.SNA.withinNorm, true, "SNA 82° is ISBI type 1");
+  assert.equal(m.MW.withinNorm, true, "MW 3 mm is ISBI type 1");
+  assert.equal(m.APDI.withinNorm, m.APDI.isbiClass.type === 1);
+  assert.equal(m["steiner.SNA"].withinNorm, true, "82 within 82 ± 2");
+  assert.equal(m["bjork.saddle"].withinNorm, true, "123 within 123 ± 5");
+  // Move B back: SNB drops below both norms.
+  const p = tracing();
+  p.B = polar(p.N, 1000, 180 - 70);
+  const moved = byId(analyse(p, { spacingMm: 0.1 }));
+  assert.equal(moved.SNB.withinNorm, false, "SNB 70°: retrognathic mandible");
+  assert.equal(moved["steiner.SNB"].withinNorm, false, "70 outside 80 ± 2");
+  for (const x of Object.values(moved)) assert.equal(x.withinNorm === null, x.norm === null && x.isbiClass === undefined, x.id);
+});
+
 test("signs follow the anatomy: lower incisor ahead, ANS above, B behind A", () => {
   const p = tracing();
   const swapped = { ...p, UIT: p.LIT, LIT: p.UIT };
