@@ -19,6 +19,11 @@ export interface CreateOptions {
   backend?: "auto" | "webgpu" | "cpu";
   /** Detector weights, or both models' weights. Default: the shipped ISBI 2015 model. */
   weights?: WeightsSource | { detector?: WeightsSource; extractor?: WeightsSource };
+  /**
+   * A model bundle (`exportModel`: the detector's weights with its landmark names, templates'
+   * points, spacing): instead of `weights`. The extractor stays the shipped one.
+   */
+  model?: WeightsSource;
   /** Where `cc2d_bg.wasm` is served, when not beside the package's files. */
   wasm?: URL | string;
   /**
@@ -32,6 +37,24 @@ export interface CreateOptions {
    * their SHA-256, so a corrupted copy is fetched again and a corrupted download refused.
    */
   cache?: boolean;
+}
+
+/** What a model bundle says about itself (`Cc2d.model`, `exportModel`). */
+export interface ModelInfo {
+  format: "cc2d-model-1";
+  /** The package version that wrote it. */
+  package: string;
+  name: string;
+  /** The detector's landmark names, in order. */
+  landmarks: string[];
+  /** mm per pixel of the template (and so of the images it was made for), if known. */
+  spacingMm: number | null;
+  /** The templates' JSON (README, "Data formats"): image name, size, spacing, points; not the images. */
+  templates: { image: string; width: number; height: number; spacing_mm?: number; landmarks: { name: string; x: number; y: number }[] }[];
+  /** Pseudo-labelled images in the training set when it was exported. */
+  trainingImages: number;
+  /** ISO 8601 time of export. */
+  created: string;
 }
 
 export interface LoadProgress {
@@ -165,6 +188,8 @@ export interface Cc2dMethods {
   fineTune(images?: ImageSource[], options?: FineTuneOptions): Promise<FineTuneResult>;
   /** The detector's weights (f16 burnpack), to pass as `weights` later. */
   exportWeights(): Promise<Uint8Array>;
+  /** One file with the detector's weights, landmark names, templates' points and spacing (`create({ model })` loads it). */
+  exportModel(options?: { name?: string }): Promise<Uint8Array>;
   /** Replaces the detector's weights. */
   loadWeights(source: WeightsSource): Promise<void>;
   /** Frees the engine and its GPU memory (and, for `Cc2dWorker`, ends the worker). */
@@ -176,6 +201,8 @@ export declare class Cc2d {
   static create(options?: CreateOptions): Promise<Cc2d>;
   /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
   readonly backend: "webgpu" | "cpu" | "disposed";
+  /** What the model bundle it was created from says, or null. */
+  readonly model: ModelInfo | null;
   /** Bytes of the page's (or worker's) wasm memory, which grows and never shrinks: a diagnostic for leaks. */
   readonly wasmMemoryBytes: number;
 }
@@ -196,5 +223,7 @@ export interface WorkerCreateOptions extends CreateOptions {
 export declare class Cc2dWorker {
   static create(options?: WorkerCreateOptions): Promise<Cc2dWorker>;
   readonly backend: "webgpu" | "cpu";
+  /** What the model bundle it was created from says, or null. */
+  readonly model: ModelInfo | null;
 }
 export interface Cc2dWorker extends Cc2dMethods {}

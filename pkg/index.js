@@ -222,6 +222,10 @@ export class Cc2d {
   #loading;
   /** Content keys of the images in the training set (so the same image is not added twice). */
   #labelled = new Set();
+  /** The templates set (their JSON: names, points, size, spacing; not the images), for `exportModel`. */
+  #templates = [];
+  /** The bundle this engine was created from (`create({ model })`), else null. @type {import("./index.js").ModelInfo | null} */
+  #model = null;
 
   constructor(engine, weights, adapter, loading) {
     this.#engine = engine;
@@ -235,9 +239,16 @@ export class Cc2d {
    * the .wasm file is served, default beside this file.
    * @param {import("./index.js").CreateOptions} [options]
    */
-  static async create({ backend = "auto", weights, wasm, onProgress, cache = true } = {}) {
+  static async create({ backend = "auto", weights, model, wasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
     await loadWasm(wasm, loading);
+    // A model bundle (exportModel): the detector's weights and what describes them.
+    let bundle = null;
+    if (model != null) {
+      if (weights != null) throw fail("CC2D_BAD_INPUT", "cc2d: give `model` (a bundle) or `weights`, not both", TypeError);
+      if (!isWeightsSource(model)) throw fail("CC2D_BAD_INPUT", "cc2d: model must be a URL, a string, bytes or a Blob/File holding a bundle from exportModel", TypeError);
+      bundle = unpackModel(await weightBytes(model, "detector", loading), weightsName(model, "model"));
+    }
     const single = weights !== undefined && isWeightsSource(weights);
     if (weights != null && !single && (typeof weights !== "object" || Object.keys(weights).some((k) => k !== "detector" && k !== "extractor"))) {
       throw fail("CC2D_BAD_INPUT", "cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those", TypeError);
@@ -247,12 +258,16 @@ export class Cc2d {
       if (w != null && !isWeightsSource(w)) throw fail("CC2D_BAD_INPUT", `cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`, TypeError);
     }
     const sources = {
-      detector: (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
+      detector: bundle?.weights ?? (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
       extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
     };
     const engine = await Engine.create(backend);
     const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
     const cc2d = new Cc2d(engine, sources, adapter, loading);
+    if (bundle) {
+      cc2d.#model = bundle.info;
+      cc2d.#templates = bundle.info.templates.map((t) => ({ ...t }));
+    }
     // The detector's weights load in the background; calls queue behind them.
     cc2d.#enqueue(() => cc2d.#loadDetector(sources.detector)).catch(() => {});
     return cc2d;
@@ -276,6 +291,11 @@ export class Cc2d {
     return this.#adapter;
   }
 
+  /** What the model bundle this engine was created from says (name, landmarks, templates, spacing), or null. */
+  get model() {
+    return this.#model;
+  }
+
   /** The landmark names results carry (the template's, else the detector's). Async: waits for the weights. */
   landmarkNames() {
     return this.#enqueue(() => this.#engine.landmarkNames());
@@ -291,7 +311,9 @@ export class Cc2d {
     return this.#enqueue(async () => {
       const img = await toImage(image, name ?? "template");
       try {
-        this.#engine.setTemplate(img, templateJson(img, landmarks, name ?? "template", spacingMm));
+        const json = templateJson(img, landmarks, name ?? "template", spacingMm);
+        this.#engine.setTemplate(img, json);
+        this.#templates = [JSON.parse(json)];
         this.#labelled.clear();
       } finally {
         img.free();
@@ -309,7 +331,9 @@ export class Cc2d {
     return this.#enqueue(async () => {
       const img = await toImage(image, name ?? "template");
       try {
-        this.#engine.addTemplate(img, templateJson(img, landmarks, name ?? "template"));
+        const json = templateJson(img, landmarks, name ?? "template");
+        this.#engine.addTemplate(img, json);
+        this.#templates.push(JSON.parse(json));
       } finally {
         img.free();
       }
@@ -433,6 +457,29 @@ export class Cc2d {
     return this.#enqueue(() => this.#engine.exportDetector());
   }
 
+  /**
+   * One file holding the detector's weights, its landmark names, the templates' points
+   * (not their images), the spacing and how it was made: for `create({ model })`.
+   * @param {{ name?: string }} [options]
+   */
+  exportModel({ name } = {}) {
+    return this.#enqueue(async () => {
+      const weights = await this.#engine.exportDetector();
+      /** @type {import("./index.js").ModelInfo} */
+      const info = {
+        format: MODEL_FORMAT,
+        package: VERSION,
+        name: name ?? this.#model?.name ?? "cc2d model",
+        landmarks: await this.#engine.landmarkNames(),
+        spacingMm: this.#templates[0]?.spacing_mm ?? this.#model?.spacingMm ?? null,
+        templates: this.#templates.map((t) => ({ ...t })),
+        trainingImages: await this.#engine.trainingSetSize,
+        created: new Date().toISOString(),
+      };
+      return packModel(info, weights);
+    });
+  }
+
   /** Replaces the detector's weights (URL or bytes); on failure the current detector stays. */
   loadWeights(source) {
     return this.#enqueue(async () => {
@@ -510,6 +557,40 @@ export class Cc2d {
 function weightsName(source, what) {
   if (typeof File !== "undefined" && source instanceof File) return source.name;
   return isBytes(source) || (typeof Blob !== "undefined" && source instanceof Blob) ? what : String(source);
+}
+
+/** A model bundle: this line, the header's length (4 bytes, little endian), the header (JSON), the detector's weights. */
+const MODEL_MAGIC = "cc2d model bundle 1\n";
+const MODEL_FORMAT = "cc2d-model-1";
+
+/** @param {import("./index.js").ModelInfo} info @param {Uint8Array} weights */
+function packModel(info, weights) {
+  const magic = new TextEncoder().encode(MODEL_MAGIC);
+  const header = new TextEncoder().encode(JSON.stringify(info));
+  const out = new Uint8Array(magic.length + 4 + header.length + weights.length);
+  out.set(magic, 0);
+  new DataView(out.buffer).setUint32(magic.length, header.length, true);
+  out.set(header, magic.length + 4);
+  out.set(weights, magic.length + 4 + header.length);
+  return out;
+}
+
+/** @param {Uint8Array} bytes @param {string} name @returns {{ info: import("./index.js").ModelInfo, weights: Uint8Array }} */
+function unpackModel(bytes, name) {
+  const magic = new TextEncoder().encode(MODEL_MAGIC);
+  const refuse = (why) => fail("CC2D_WEIGHTS_MISMATCH", `cc2d: ${name}: not a cc2d model bundle (${why}); make one with exportModel`);
+  if (bytes.length < magic.length + 4 || !magic.every((b, i) => bytes[i] === b)) throw refuse("no bundle signature");
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(magic.length, true);
+  const start = magic.length + 4;
+  if (start + length > bytes.length) throw refuse("cut short");
+  let info;
+  try {
+    info = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, start + length)));
+  } catch {
+    throw refuse("unreadable header");
+  }
+  if (info?.format !== MODEL_FORMAT || !Array.isArray(info.landmarks) || !Array.isArray(info.templates)) throw refuse(`format ${JSON.stringify(info?.format)}`);
+  return { info, weights: bytes.slice(start + length) };
 }
 
 /** The template JSON the engine reads (README, "Data formats"). */

@@ -22,5 +22,6 @@ export const FORWARDED = {
   pseudoLabel: { images: 0, progress: true },
   fineTune: { images: 0, progress: true },
   exportWeights: {},
+  exportModel: {},
   loadWeights: { url: 0 },
 };

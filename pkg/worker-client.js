@@ -18,6 +18,8 @@ export class Cc2dWorker {
   backend = null;
   /** The WebGPU adapter's info, or null on the CPU. */
   adapter = null;
+  /** What the model bundle it was created from says, or null. */
+  model = null;
 
   constructor(worker) {
     this.#worker = worker;
@@ -57,14 +59,16 @@ export class Cc2dWorker {
     client.#onLoad = onProgress ?? null;
     const resolved = { ...rest, reportProgress: Boolean(onProgress) };
     if (resolved.wasm != null) resolved.wasm = absolute(resolved.wasm);
+    if (resolved.model instanceof URL || typeof resolved.model === "string") resolved.model = absolute(resolved.model);
     const w = resolved.weights;
     if (w instanceof URL || typeof w === "string") resolved.weights = absolute(w);
     else if (w != null && typeof w === "object" && !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && !(w instanceof Blob)) {
       resolved.weights = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, absolute(v)]));
     }
-    const { backend, adapter } = await client.#call("create", [resolved]);
+    const { backend, adapter, model } = await client.#call("create", [resolved]);
     client.backend = backend;
     client.adapter = adapter;
+    client.model = model;
     return client;
   }
 

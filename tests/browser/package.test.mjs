@@ -173,6 +173,57 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
   });
 });
 
+test("a model bundle: exported with its template, loaded on the page and in a worker, detects alike; junk, a cut bundle and both options refused", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async ({ landmarks }) => {
+      const { Cc2d, Cc2dWorker } = await import("cc2d");
+      const template = await (await fetch("/data/isbi2015/images/001.jpg")).blob();
+      const query = await (await fetch("/data/isbi2015/images/151.jpg")).blob();
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const cc2d = await Cc2d.create({ backend: "cpu" });
+      await cc2d.setTemplate(template, landmarks, { spacingMm: 0.1, name: "001.jpg" });
+      const bundle = await cc2d.exportModel({ name: "ISBI cephalograms" });
+      const original = await cc2d.detect(query, { name: "151.jpg" });
+      await cc2d.dispose();
+      const loaded = await Cc2d.create({ backend: "cpu", model: bundle });
+      const again = await loaded.detect(query, { name: "151.jpg" });
+      // Exported again, the bundle keeps its template.
+      const reexported = await loaded.exportModel();
+      const info = loaded.model;
+      await loaded.dispose();
+      const worker = await Cc2dWorker.create({ backend: "cpu", model: new Blob([bundle]) });
+      const inWorker = await worker.detect(query, { name: "151.jpg" });
+      const workerInfo = worker.model;
+      await worker.dispose();
+      const reloaded = await Cc2d.create({ backend: "cpu", model: reexported });
+      const reinfo = reloaded.model;
+      await reloaded.dispose();
+      return {
+        bytes: bundle.length, info, workerName: workerInfo.name, reinfo,
+        original: original.landmarks, again: again.landmarks, inWorker: inWorker.landmarks,
+        junk: await message(Cc2d.create({ backend: "cpu", model: new Uint8Array([1, 2, 3]) })),
+        cut: await message(Cc2d.create({ backend: "cpu", model: bundle.slice(0, 40) })),
+        both: await message(Cc2d.create({ backend: "cpu", model: bundle, weights: "/node_modules/cc2d/weights/tpl-small.bpk" })),
+        weightsAsModel: await message(Cc2d.create({ backend: "cpu", model: "/node_modules/cc2d/weights/tpl-small.bpk" })),
+      };
+    }, { landmarks: isbiTemplate() });
+    t.diagnostic(`bundle ${r.bytes} bytes: ${JSON.stringify({ ...r.info, templates: r.info.templates.length })}`);
+    assert.equal(r.info.name, "ISBI cephalograms");
+    assert.deepEqual(r.info.landmarks, recorded.landmarks.map((l) => l.name));
+    assert.equal(r.info.spacingMm, 0.1);
+    assert.deepEqual([r.info.templates.length, r.info.templates[0].image, r.info.templates[0].landmarks.length], [1, "001.jpg", 19]);
+    assert.equal(r.workerName, "ISBI cephalograms");
+    assert.deepEqual(r.reinfo.templates, r.info.templates);
+    assert.ok(maxDistance(r.again, r.original) < 1e-6 && maxDistance(r.inWorker, r.original) < 1e-6, "the bundle detects as the engine that exported it");
+    assert.match(r.junk, /^CC2D_WEIGHTS_MISMATCH .*not a cc2d model bundle \(no bundle signature\)/);
+    assert.match(r.cut, /^CC2D_WEIGHTS_MISMATCH .*not a cc2d model bundle \(cut short\)/);
+    assert.match(r.both, /^CC2D_BAD_INPUT .*`model` \(a bundle\) or `weights`, not both/);
+    assert.match(r.weightsAsModel, /^CC2D_WEIGHTS_MISMATCH .*tpl-small\.bpk.*not a cc2d model bundle/);
+  });
+});
+
 test("DICOM in the page: the radiograph's own pixels as 8-bit DICOM detect as the pixels do, MONOCHROME1 inverted back, the spacing reported", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
