@@ -18,7 +18,7 @@
 //! end of the file; it reads the dozen attributes a radiograph needs and skips the rest.
 
 use crate::error::{Error, Result};
-use crate::io::image::{GreyImage, MAX_SIDE};
+use crate::io::image::{GreyImage, check_size};
 
 type Tag = (u16, u16);
 
@@ -224,9 +224,7 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<(GreyImage, Option<f64>
     let required = |tag: Tag, what: &str| a.short(tag).ok_or_else(|| corrupt(format!("no {what}")));
     let (rows, columns) = (required(ROWS, "Rows")?, required(COLUMNS, "Columns")?);
     let (width, height) = (u32::from(columns), u32::from(rows));
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::ImageSize { source_name: source_name.into(), width: width.into(), height: height.into(), max: MAX_SIDE });
-    }
+    check_size(source_name, width, height)?;
     if a.short(SAMPLES_PER_PIXEL).unwrap_or(1) != 1 {
         return Err(unsupported("colour DICOM images are not accepted (radiographs are grey: SamplesPerPixel must be 1)".into()));
     }

@@ -39,7 +39,8 @@ impl GreyImage {
 
 const SUPPORTED: [ImageFormat; 4] = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Tiff];
 
-fn check_size(source_name: &str, width: u32, height: u32) -> Result<()> {
+/// Refuses a side of 0 or above [`MAX_SIDE`], naming the source (before any pixel is allocated).
+pub(crate) fn check_size(source_name: &str, width: u32, height: u32) -> Result<()> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(Error::ImageSize { source_name: source_name.to_string(), width: width.into(), height: height.into(), max: MAX_SIDE });
     }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DATA, ORIGIN, ROOT, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
+import { DATA, ORIGIN, ROOT, dataOrSkip, maxDistance, unpackTarball, withPage } from "./harness.mjs";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
 let packageDir;
@@ -36,11 +36,6 @@ function app(name) {
   symlinkSync(packageDir, join(dir, "node_modules/cc2d"), "dir");
   writeFileSync(join(dir, "main.js"), MAIN);
   return dir;
-}
-
-function maxDistance(a, b) {
-  assert.equal(a.length, b.length);
-  return Math.max(...a.map((p, i) => Math.hypot(p.x - b[i].x, p.y - b[i].y)));
 }
 
 /** Opens the built app at /app/ and checks what it found. */

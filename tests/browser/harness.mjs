@@ -2,6 +2,7 @@
 // (playwright-core driving /usr/bin/chromium) on a fake origin whose files come from disk.
 // Nothing goes to the network: any request outside the origin is refused and recorded.
 import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,12 @@ export const ORIGIN = "http://localhost:8123";
 /** A second origin that serves the unpacked package with CORS, as a CDN does (jsDelivr, unpkg). */
 export const CDN_ORIGIN = "http://127.0.0.1:8124";
 export const DATA = process.env.CC2D_DATA ?? resolve(ROOT, "../shared/data");
+
+/** Largest distance between corresponding points (landmarks `{ x, y }`), pixels. */
+export function maxDistance(a, b) {
+  assert.equal(a.length, b.length);
+  return Math.max(...a.map((p, i) => Math.hypot(p.x - b[i].x, p.y - b[i].y)));
+}
 
 /** The real radiographs, or why the test cannot run: under CI their absence is a failure. */
 export function dataOrSkip(t) {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
-import { CDN_ORIGIN, DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, unpackTarball, withPage } from "./harness.mjs";
+import { CDN_ORIGIN, DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, maxDistance, unpackTarball, withPage } from "./harness.mjs";
 import { analyse } from "../../pkg/ceph.js";
 import { dicomFile } from "./dicom.mjs";
 
@@ -89,11 +89,6 @@ async function redactedScreenshot(page, name, options = {}) {
   const style = await page.addStyleTag({ content: "cc2d-tracing::part(image) { visibility: hidden; }" });
   await page.screenshot({ path: join(artifacts, name), ...options });
   await style.evaluate((el) => el.remove());
-}
-
-function maxDistance(a, b) {
-  assert.equal(a.length, b.length);
-  return Math.max(...a.map((p, i) => Math.hypot(p.x - b[i].x, p.y - b[i].y)));
 }
 
 before(() => {
