@@ -45,6 +45,23 @@ async fn webgpu_forward_equals_flex_forward() {
     assert!(diff < 1e-4, "max |diff| = {diff}");
 }
 
+/// Fine-tuning on WebGPU: one detector training step equals the step on flex.
+#[wasm_bindgen_test]
+async fn a_detector_training_step_on_webgpu_equals_the_step_on_flex() {
+    use common::probe::{detector_training_step, tiny_detector_config};
+    let gpu = cc2d::web::webgpu_device().await.expect("a WebGPU adapter");
+    let start = tiny_detector_config().init(&Device::flex());
+    let read = async |(loss, heatmap): (burn::tensor::Tensor<1>, burn::tensor::Tensor<4>)| {
+        (loss.into_data_async().await.unwrap().try_to_vec::<f32>().unwrap()[0], heatmap.into_data_async().await.unwrap().try_to_vec::<f32>().unwrap())
+    };
+    let (loss_cpu, h_cpu) = read(detector_training_step(&start, &Device::flex())).await;
+    let (loss_gpu, h_gpu) = read(detector_training_step(&start, &gpu)).await;
+    let diff = h_cpu.iter().zip(&h_gpu).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    console_log!("training step, WebGPU vs flex: loss {loss_gpu} vs {loss_cpu}, trained heatmap max |diff| {diff:e}");
+    assert!((loss_cpu - loss_gpu).abs() < 1e-4 * loss_cpu.abs().max(1.0), "loss {loss_gpu} vs {loss_cpu}");
+    assert!(diff < 1e-4, "trained heatmap max |diff| {diff}");
+}
+
 #[cfg(cc2d_data)]
 mod real {
     pub const TEMPLATE: &[u8] = include_bytes!(concat!(env!("CC2D_DATA_DIR"), "/isbi2015/images/125.jpg"));

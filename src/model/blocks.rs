@@ -258,12 +258,32 @@ impl DilatedBranch {
 /// image preprocessing).
 pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
-    if size == [2 * h, 2 * w]
-        && let Some(up) = cpu_kernel(&x, cpu::upsample_2x)
-    {
-        return up;
+    if size == [2 * h, 2 * w] {
+        return cpu_kernel(&x, cpu::upsample_2x).unwrap_or_else(|| upsample_2x(upsample_2x(x, 2), 3));
     }
     interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size(size))
+}
+
+/// Bilinear ×2 along `dim` (2: rows, 3: columns) from plain tensor ops, so it has gradients
+/// on every backend: Burn's GPU backends have no backward for bilinear `interpolate`, which
+/// the decoders need in training (natively on wgpu, and fine-tuning on WebGPU). Each output
+/// lies a quarter of an input pixel from its nearest input: 3/4 of it and 1/4 of the
+/// neighbour on that side, edges clamped; the two phases are then interleaved.
+fn upsample_2x(x: Tensor<4>, dim: usize) -> Tensor<4> {
+    let mut dims = x.dims();
+    let n = dims[dim];
+    let (before, after) = if n == 1 {
+        (x.clone(), x.clone())
+    } else {
+        (
+            Tensor::cat(vec![x.clone().narrow(dim, 0, 1), x.clone().narrow(dim, 0, n - 1)], dim),
+            Tensor::cat(vec![x.clone().narrow(dim, 1, n - 1), x.clone().narrow(dim, n - 1, 1)], dim),
+        )
+    };
+    let even = x.clone() * 0.75 + before * 0.25;
+    let odd = x * 0.75 + after * 0.25;
+    dims[dim] = 2 * n;
+    Tensor::stack::<5>(vec![even, odd], dim + 1).reshape(dims)
 }
 
 /// The encoder's 2×2 max-pooling (stride 2).
@@ -369,6 +389,23 @@ mod tests {
         assert_eq!(shape, [1, 1, 1, 2]);
         assert!(out[0].is_nan());
         assert_eq!(out[1], 7.0);
+    }
+
+    /// The differentiable ×2 (training, GPUs) gives Burn's bilinear values and gradients.
+    #[test]
+    fn differentiable_upsampling_equals_burns_bilinear_with_its_gradient() {
+        let device = Device::flex().autodiff();
+        for shape in [[2, 3, 6, 8], [1, 2, 1, 3], [1, 1, 5, 2]] {
+            let [_, _, h, w] = shape;
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let weights = Tensor::<4>::random([shape[0], shape[1], 2 * h, 2 * w], Distribution::Normal(0.0, 1.0), &device);
+            let burn = interpolate(x.clone(), InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size([2 * h, 2 * w]));
+            let ours = upsample_to(x.clone(), [2 * h, 2 * w]);
+            assert!(max_abs_diff(ours.clone(), burn.clone()) < 1e-6, "values {shape:?}");
+            let grad = |y: Tensor<4>| x.grad(&(y * weights.clone()).sum().backward()).expect("a gradient");
+            let (g_ours, g_burn) = (grad(ours), grad(burn));
+            assert!((g_ours - g_burn).abs().max().into_scalar::<f32>() < 1e-5, "gradients {shape:?}");
+        }
     }
 
     #[test]

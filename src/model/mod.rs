@@ -34,7 +34,17 @@ pub fn device(kind: DeviceKind) -> crate::Result<Device> {
     match kind {
         DeviceKind::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cli")]
-        DeviceKind::Wgpu => Device::wgpu_options().init().map_err(|e| Error::Invalid(format!("no usable wgpu adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers): {e}"))),
+        DeviceKind::Wgpu => {
+            // wgpu's runtime registers once per process: later callers (the pipeline trains,
+            // then matches; tests on several threads) get the same device.
+            static WGPU: std::sync::Mutex<Option<Device>> = std::sync::Mutex::new(None);
+            let mut slot = WGPU.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.is_none() {
+                *slot =
+                    Some(Device::wgpu_options().init().map_err(|e| Error::Invalid(format!("no usable wgpu adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers): {e}")))?);
+            }
+            Ok(slot.clone().expect("set above"))
+        }
         #[cfg(not(feature = "cli"))]
         DeviceKind::Wgpu => Err(Error::Invalid("this build has no wgpu support (enable the `cli` feature)".into())),
     }

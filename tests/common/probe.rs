@@ -52,3 +52,35 @@ pub fn probe_input(h: usize, w: usize, device: &Device) -> Tensor<4> {
         .collect();
     Tensor::from_data(TensorData::new(v, [1, 3, h, w]), device)
 }
+
+/// A detector small enough for a training step in a test: 2 landmarks, 32² input.
+pub fn tiny_detector_config() -> cc2d::model::detector::DetectorConfig {
+    cc2d::model::detector::DetectorConfig::new(2, [4, 4, 8, 8, 8], [1, 1, 1, 1, 1], vec![8, 8, 8]).with_decoder_depth(1)
+}
+
+/// One detector training step on `device` from `start` (random weights made once, on flex,
+/// by the caller: each init draws new ones) and fixed images: the step's loss
+/// and the trained detector's heatmap logits on the template, both on `device`, not yet read
+/// back (reading is synchronous natively, asynchronous on WebGPU).
+/// Training on a GPU (the GPU recipe natively, fine-tuning on WebGPU) must give what flex
+/// gives: Burn's GPU backends have no backward for bilinear `interpolate`, so the decoders'
+/// upsampling must not need it.
+pub fn detector_training_step(start: &cc2d::model::detector::Detector, device: &Device) -> (Tensor<1>, Tensor<4>) {
+    use cc2d::config::TplConfig;
+    use cc2d::io::image::GreyImage;
+    use cc2d::io::landmarks::Point;
+    use cc2d::tpl::train::{LabelledImage, trainable, training_step};
+    use rand::SeedableRng;
+
+    let config = TplConfig::new(tiny_detector_config()).with_image_size(32).with_radius(4.0);
+    let labelled = |v: f32| LabelledImage {
+        image: GreyImage::new(32, 32, (0..1024).map(|i| ((i % 7) as f32 * v) % 1.0).collect()).unwrap(),
+        landmarks: vec![Point::new(10.0, 12.0), Point::new(20.0, 5.0)],
+    };
+    let (pseudo, template) = (labelled(0.3), labelled(0.2));
+    let (model, mut optimizer) = trainable(&config, Some(start.clone().to_device(device)), None, device);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let (model, loss) = training_step(&config, model, &mut optimizer, &[&pseudo], &template, &mut rng, false, 1e-2, &device.clone().autodiff());
+    let input = cc2d::training::batch_tensor(&[template.image.pixels.as_slice()], 32, device);
+    (loss, model.valid().forward(input).heatmap_logits)
+}
