@@ -5,7 +5,7 @@ use burn::config::Config;
 use crate::error::{Error, Result};
 use crate::model::detector::DetectorConfig;
 use crate::model::extractor::ExtractorConfig;
-use crate::training::halving_schedule;
+use crate::training::step_schedule;
 
 /// The named configurations of both stages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl SslConfig {
 
     /// The learning rate of an epoch (0-based): the paper's step schedule.
     pub fn learning_rate(&self, epoch: usize) -> f64 {
-        halving_schedule(self.training.learning_rate, self.training.halve_every_epochs, epoch)
+        step_schedule(self.training.learning_rate, 0.5, self.training.halve_every_epochs, epoch)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -184,11 +184,16 @@ pub struct TplConfig {
     pub batch_size: usize,
     #[config(default = 3e-4)]
     pub learning_rate: f64,
-    /// The learning rate halves every this many epochs.
+    /// The learning rate is multiplied by `lr_decay` (default ½) every this many epochs.
     #[config(default = 20)]
     pub halve_every_epochs: usize,
     #[config(default = 300)]
     pub epochs: usize,
+    /// The step schedule's factor (absent: ½; the authors' code: 0.1 every 30 of 90 epochs).
+    /// `Option`s so that weights saved before these existed still read their configuration.
+    pub lr_decay: Option<f64>,
+    /// Adam's L2 weight decay (absent: none; the authors' code: 1e-4).
+    pub weight_decay: Option<f64>,
     /// Augmentation that moves the landmarks with the image: rotation (degrees), scale and
     /// translation (fractions of the side), and brightness/contrast jitter.
     #[config(default = 10.0)]
@@ -210,9 +215,9 @@ pub struct TplConfig {
 }
 
 impl TplConfig {
-    /// The learning rate of an epoch (0-based): halved every `halve_every_epochs`.
+    /// The learning rate of an epoch (0-based): × `lr_decay` every `halve_every_epochs`.
     pub fn learning_rate(&self, epoch: usize) -> f64 {
-        halving_schedule(self.learning_rate, self.halve_every_epochs, epoch)
+        step_schedule(self.learning_rate, self.lr_decay.unwrap_or(0.5), self.halve_every_epochs, epoch)
     }
 
     /// A preset for `landmarks` landmarks.
@@ -230,11 +235,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn detector_configurations_saved_before_drop_worst_still_read() {
+    fn detector_configurations_saved_before_the_optional_fields_still_read() {
         let mut json: serde_json::Value = serde_json::to_value(TplConfig::preset(Preset::Small, 19)).unwrap();
-        json.as_object_mut().unwrap().remove("drop_worst");
+        for field in ["drop_worst", "lr_decay", "weight_decay"] {
+            json.as_object_mut().unwrap().remove(field);
+        }
         let read: TplConfig = serde_json::from_value(json).expect("an older detector configuration reads");
-        assert_eq!(read.drop_worst, None);
+        assert_eq!((read.drop_worst, read.lr_decay, read.weight_decay), (None, None, None));
         assert_eq!(read.epochs, 40);
+        // Absent, the schedule halves as before.
+        assert_eq!(read.learning_rate(read.halve_every_epochs), read.learning_rate / 2.0);
+    }
+
+    #[test]
+    fn the_authors_schedule_steps_by_a_tenth_every_30_epochs() {
+        let config = TplConfig::preset(Preset::Small, 19).with_halve_every_epochs(30).with_lr_decay(Some(0.1));
+        let lr: Vec<f64> = [0, 29, 30, 59, 60, 89].map(|e| config.learning_rate(e) / config.learning_rate).to_vec();
+        for (got, want) in lr.iter().zip([1.0, 1.0, 0.1, 0.1, 0.01, 0.01]) {
+            assert!((got - want).abs() < 1e-12, "{lr:?}");
+        }
     }
 }

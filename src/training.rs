@@ -61,9 +61,9 @@ impl<C> RunState<C> {
     }
 }
 
-/// A step schedule: `initial`, halved every `halve_every` epochs (0-based `epoch`).
-pub fn halving_schedule(initial: f64, halve_every: usize, epoch: usize) -> f64 {
-    initial * 0.5f64.powi((epoch / halve_every.max(1)) as i32)
+/// A step schedule: `initial`, multiplied by `factor` every `every` epochs (0-based `epoch`).
+pub fn step_schedule(initial: f64, factor: f64, every: usize, epoch: usize) -> f64 {
+    initial * factor.powi((epoch / every.max(1)) as i32)
 }
 
 pub struct RunDir(pub PathBuf);

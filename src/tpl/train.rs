@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
@@ -101,7 +102,8 @@ pub fn trainable(config: &TplConfig, start: Option<Detector>, encoder: Option<Vg
     // Parameters built on a plain device (a loaded detector, the SSL encoder) are not
     // tracked by autodiff after `fork`: `train` turns autodiff on for every one, or they
     // would stay frozen.
-    (model.fork(&device).train().set_require_grad(true), AdamConfig::new().init())
+    let optimizer = AdamConfig::new().with_weight_decay(config.weight_decay.map(|w| WeightDecayConfig::new(w as f32))).init();
+    (model.fork(&device).train().set_require_grad(true), optimizer)
 }
 
 /// A detector in training, one step at a time: the model, its optimiser, where it stands

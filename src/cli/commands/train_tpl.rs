@@ -44,6 +44,16 @@ pub struct Args {
     /// alternative trainer).
     #[arg(long)]
     drop_worst: bool,
+    /// Multiply the learning rate by `--lr-decay` every this many epochs (default: the
+    /// preset's; the authors' code: 30 of 90 epochs).
+    #[arg(long)]
+    lr_step_epochs: Option<usize>,
+    /// The step schedule's factor (default ½; the authors' code: 0.1).
+    #[arg(long)]
+    lr_decay: Option<f64>,
+    /// Adam's L2 weight decay (default none; the authors' code: 1e-4).
+    #[arg(long)]
+    weight_decay: Option<f64>,
     #[arg(long, default_value = "runs/tpl-small")]
     run: PathBuf,
     #[command(flatten)]
@@ -81,6 +91,11 @@ pub fn run(a: Args) -> Result<()> {
         config.learning_rate = lr;
     }
     config.drop_worst = Some(a.drop_worst);
+    if let Some(every) = a.lr_step_epochs {
+        config.halve_every_epochs = every;
+    }
+    config.lr_decay = a.lr_decay;
+    config.weight_decay = a.weight_decay;
     let start = match (a.init_weights, a.ssl_weights) {
         (Some(detector), _) => Start::Detector(detector),
         (None, Some(ssl)) => Start::SslEncoder(Weights::File(ssl)),
