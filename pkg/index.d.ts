@@ -57,6 +57,31 @@ export interface ModelInfo {
   created: string;
 }
 
+/** A model kept in this browser (`saveModel`, `listModels`). */
+export interface SavedModel {
+  /** The key it is kept under (the bundle's name unless `saveModel` was given another). */
+  name: string;
+  /** ISO 8601 time it was saved. */
+  savedAt: string;
+  /** Bytes of the bundle. */
+  size: number;
+  /** What the bundle says about itself. */
+  info: ModelInfo;
+}
+
+/**
+ * Keeps a model bundle (`exportModel`) in this browser's IndexedDB under `name` (default: the
+ * bundle's own name), replacing one of that name; junk is refused (`CC2D_WEIGHTS_MISMATCH`)
+ * before anything is written.
+ */
+export declare function saveModel(bundle: Uint8Array | ArrayBuffer | Blob, options?: { name?: string }): Promise<SavedModel>;
+/** The models kept in this browser, newest first (descriptions only). */
+export declare function listModels(): Promise<SavedModel[]>;
+/** A kept model's bundle, for `Cc2d.create({ model })`; `CC2D_BAD_INPUT` if there is none of that name. */
+export declare function loadModel(name: string): Promise<Uint8Array>;
+/** Forgets a kept model; `true` if there was one of that name. */
+export declare function deleteModel(name: string): Promise<boolean>;
+
 export interface LoadProgress {
   file: "wasm" | "detector" | "extractor";
   loaded: number;
@@ -131,6 +156,8 @@ export interface FineTuneResult {
  * - `CC2D_DEVICE_LOST`: the WebGPU device was lost (driver reset, GPU removed): this engine
  *   cannot use it again; create a new `Cc2dWorker` (a new worker gets a new device) or use the CPU;
  * - `CC2D_OUT_OF_MEMORY`, `CC2D_ENGINE_FAILED`: the wasm engine failed (create a new `Cc2d`);
+ * - `CC2D_STORAGE`: the browser would not keep a model (`saveModel` …): no IndexedDB here, a
+ *   full quota, or private browsing;
  * - `CC2D_BAD_INPUT`: any other invalid argument or option; `CC2D_INTERNAL`: a bug (please report it).
  */
 export type Cc2dErrorCode =
@@ -146,6 +173,7 @@ export type Cc2dErrorCode =
   | "CC2D_DEVICE_LOST"
   | "CC2D_OUT_OF_MEMORY"
   | "CC2D_ENGINE_FAILED"
+  | "CC2D_STORAGE"
   | "CC2D_BAD_INPUT"
   | "CC2D_INTERNAL";
 

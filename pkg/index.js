@@ -3,8 +3,11 @@
 // images, fetches weights lazily, runs one call at a time, and reports progress.
 import init, { Engine, Image } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
+import { fail } from "./errors.js";
+import { MODEL_FORMAT, packModel, unpackModel } from "./models.js";
 
 export { Cc2dWorker } from "./worker-client.js";
+export { saveModel, listModels, loadModel, deleteModel } from "./models.js";
 
 // The declared API (index.d.ts), which `tsc` checks this file against in the tests.
 /** @typedef {import("./index.js").Cc2dMethods} Cc2dMethods */
@@ -96,15 +99,6 @@ async function download(url, file, { onProgress, cache = true }) {
   onProgress?.({ file, loaded, total: loaded, cached: false });
   await store?.put(url.href, new Response(bytes, { headers: { "content-type": response.headers.get("content-type") ?? "application/octet-stream" } })).catch(() => {});
   return bytes;
-}
-
-/**
- * An Error (or `type`) whose `code` a program can switch on (`Cc2dErrorCode` in index.d.ts).
- * @param {import("./index.js").Cc2dErrorCode} code
- * @param {string} message
- */
-function fail(code, message, type = Error) {
-  return Object.assign(new type(message), { code });
 }
 
 /** Loads and instantiates the wasm module once per page or worker. */
@@ -557,40 +551,6 @@ export class Cc2d {
 function weightsName(source, what) {
   if (typeof File !== "undefined" && source instanceof File) return source.name;
   return isBytes(source) || (typeof Blob !== "undefined" && source instanceof Blob) ? what : String(source);
-}
-
-/** A model bundle: this line, the header's length (4 bytes, little endian), the header (JSON), the detector's weights. */
-const MODEL_MAGIC = "cc2d model bundle 1\n";
-const MODEL_FORMAT = "cc2d-model-1";
-
-/** @param {import("./index.js").ModelInfo} info @param {Uint8Array} weights */
-function packModel(info, weights) {
-  const magic = new TextEncoder().encode(MODEL_MAGIC);
-  const header = new TextEncoder().encode(JSON.stringify(info));
-  const out = new Uint8Array(magic.length + 4 + header.length + weights.length);
-  out.set(magic, 0);
-  new DataView(out.buffer).setUint32(magic.length, header.length, true);
-  out.set(header, magic.length + 4);
-  out.set(weights, magic.length + 4 + header.length);
-  return out;
-}
-
-/** @param {Uint8Array} bytes @param {string} name @returns {{ info: import("./index.js").ModelInfo, weights: Uint8Array }} */
-function unpackModel(bytes, name) {
-  const magic = new TextEncoder().encode(MODEL_MAGIC);
-  const refuse = (why) => fail("CC2D_WEIGHTS_MISMATCH", `cc2d: ${name}: not a cc2d model bundle (${why}); make one with exportModel`);
-  if (bytes.length < magic.length + 4 || !magic.every((b, i) => bytes[i] === b)) throw refuse("no bundle signature");
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(magic.length, true);
-  const start = magic.length + 4;
-  if (start + length > bytes.length) throw refuse("cut short");
-  let info;
-  try {
-    info = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, start + length)));
-  } catch {
-    throw refuse("unreadable header");
-  }
-  if (info?.format !== MODEL_FORMAT || !Array.isArray(info.landmarks) || !Array.isArray(info.templates)) throw refuse(`format ${JSON.stringify(info?.format)}`);
-  return { info, weights: bytes.slice(start + length) };
 }
 
 /** The template JSON the engine reads (README, "Data formats"). */

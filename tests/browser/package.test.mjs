@@ -219,6 +219,69 @@ test("a model bundle: exported with its template, loaded on the page and in a wo
   });
 });
 
+test("models kept in the browser: saved, listed after a reload, loaded into an engine that detects alike, replaced, deleted; junk and unknown names refused", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const saved = await page.evaluate(async ({ landmarks }) => {
+      const { Cc2d, saveModel, listModels } = await import("cc2d");
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const cc2d = await Cc2d.create({ backend: "cpu" });
+      await cc2d.setTemplate(await (await fetch("/data/isbi2015/images/001.jpg")).blob(), landmarks, { spacingMm: 0.1, name: "001.jpg" });
+      const bundle = await cc2d.exportModel({ name: "ISBI cephalograms" });
+      const query = await (await fetch("/data/isbi2015/images/151.jpg")).blob();
+      const original = await cc2d.detect(query, { name: "151.jpg" });
+      await cc2d.dispose();
+      const entry = await saveModel(bundle);
+      const renamed = await saveModel(new Blob([bundle]), { name: "a copy" });
+      return {
+        entry, renamed, original: original.landmarks, bytes: bundle.length,
+        junk: await message(saveModel(new Uint8Array([1, 2, 3]), { name: "junk" })),
+        noName: await message(saveModel(bundle, { name: " " })),
+        notBytes: await message(saveModel("a string")),
+        listed: (await listModels()).map((m) => m.name),
+      };
+    }, { landmarks: isbiTemplate() });
+    assert.equal(saved.entry.name, "ISBI cephalograms");
+    assert.equal(saved.entry.size, saved.bytes);
+    assert.deepEqual([saved.entry.info.landmarks.length, saved.entry.info.templates[0].image], [19, "001.jpg"]);
+    assert.equal(saved.renamed.name, "a copy");
+    assert.match(saved.junk, /^CC2D_WEIGHTS_MISMATCH .*not a cc2d model bundle/);
+    assert.match(saved.noName, /^CC2D_BAD_INPUT .*non-empty name/);
+    assert.match(saved.notBytes, /^CC2D_BAD_INPUT .*saveModel takes a bundle/);
+    assert.deepEqual(saved.listed, ["a copy", "ISBI cephalograms"], "newest first; the junk was not written");
+
+    await page.reload();
+    const r = await page.evaluate(async () => {
+      const { Cc2dWorker, saveModel, listModels, loadModel, deleteModel } = await import("cc2d");
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const afterReload = await listModels();
+      const bundle = await loadModel("ISBI cephalograms");
+      const worker = await Cc2dWorker.create({ backend: "cpu", model: bundle });
+      const again = await worker.detect(await (await fetch("/data/isbi2015/images/151.jpg")).blob(), { name: "151.jpg" });
+      const model = worker.model;
+      await worker.dispose();
+      const before = afterReload.find((m) => m.name === "a copy").savedAt;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await saveModel(bundle, { name: "a copy" }); // replaces it
+      const replaced = await listModels();
+      return {
+        afterReload: afterReload.map((m) => m.name), again: again.landmarks, modelName: model.name,
+        replaced: replaced.map((m) => [m.name, m.savedAt > before]),
+        deleted: await deleteModel("a copy"), deletedAgain: await deleteModel("a copy"),
+        left: (await listModels()).map((m) => m.name),
+        unknown: await message(loadModel("a copy")),
+      };
+    });
+    assert.deepEqual(r.afterReload, ["a copy", "ISBI cephalograms"], "kept across a reload");
+    assert.equal(r.modelName, "ISBI cephalograms");
+    assert.ok(maxDistance(r.again, saved.original) < 1e-6, "the kept bundle detects as the engine that exported it");
+    assert.deepEqual(r.replaced, [["a copy", true], ["ISBI cephalograms", false]], "saving under a kept name replaces it");
+    assert.deepEqual([r.deleted, r.deletedAgain, r.left], [true, false, ["ISBI cephalograms"]]);
+    assert.match(r.unknown, /^CC2D_BAD_INPUT .*no model named "a copy"/);
+  });
+});
+
 test("DICOM in the page: the radiograph's own pixels as 8-bit DICOM detect as the pixels do, MONOCHROME1 inverted back, the spacing reported", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
