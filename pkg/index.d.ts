@@ -198,7 +198,12 @@ export interface Cc2dMethods {
    * rejects with CC2D_NOT_READY until `fineTune` has trained it.
    */
   setTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { spacingMm?: number; name?: string }): Promise<void>;
-  /** Few-shot: another annotated image with the template's landmarks, in order; matching fuses all templates per landmark (median). */
+  /**
+   * Few-shot: another annotated image with the template's landmarks, in order; matching fuses
+   * all templates per landmark (median), and `fineTune` trains on it with these labels. Give a
+   * pseudo-labelled image with corrected points here and it is labelled from then on (not
+   * trained on twice).
+   */
   addTemplate(image: ImageSource, landmarks: TemplateLandmark[], options?: { name?: string }): Promise<void>;
   /** How many pseudo-labelled images `fineTune` trains on (the same image given twice counts once). */
   trainingSetSize(): Promise<number>;

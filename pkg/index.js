@@ -316,18 +316,23 @@ export class Cc2d {
   }
 
   /**
-   * Few-shot: another annotated image, with the template's landmarks in the same order.
+   * Few-shot: another annotated image, with the template's landmarks in the same order. It
+   * is matched against as a template and trained on with these labels (a corrected
+   * pseudo-label: the image stops being pseudo-labelled).
    * @param {ImageSource} image
    * @param {{name: string, x: number, y: number}[]} landmarks
    * @param {{name?: string}} [options]
    */
   addTemplate(image, landmarks, { name } = {}) {
     return this.#enqueue(async () => {
+      const key = await contentKey(image);
       const img = await toImage(image, name ?? "template");
       try {
         const json = templateJson(img, landmarks, name ?? "template");
         this.#engine.addTemplate(img, json);
         this.#templates.push(JSON.parse(json));
+        // It is in the training set now, with these labels: pseudoLabel will not add it again.
+        if (key !== null) this.#labelled.add(key);
       } finally {
         img.free();
       }

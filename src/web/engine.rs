@@ -160,7 +160,9 @@ impl Engine {
     }
 
     /// Few-shot: another annotated image, labelled with the same landmarks in the same
-    /// order as the template. Matching then fuses every template's answer per landmark.
+    /// order as the template. Matching then fuses every template's answer per landmark, and
+    /// fine-tuning trains on it with these labels: a pseudo-labelled image given here (a
+    /// corrected one) is labelled from now on, not trained on twice.
     #[wasm_bindgen(js_name = addTemplate)]
     pub fn add_template(&self, image: &Image, template_json: &str) -> Result<(), Rejection> {
         let template = Template::from_json(template_json, "template")?;
@@ -174,6 +176,14 @@ impl Engine {
                 expected: names.len(),
             }));
         }
+        let side = state.training_config()?.image_size as u32;
+        let labelled = LabelledImage::new(&image.image, &template.points(), side);
+        // The same image resizes to the same pixels: a pseudo-labelled copy takes the labels.
+        match state.training_set.iter_mut().find(|l| l.image.pixels == labelled.image.pixels) {
+            Some(pseudo) => *pseudo = labelled,
+            None => state.training_set.push(labelled),
+        }
+        state.reset_training();
         state.more_templates.push((image.image.clone(), template));
         state.matcher = None;
         Ok(())
