@@ -86,6 +86,18 @@ impl Template {
             return Err(Error::Invalid(format!("{source_name}: spacing_mm must be a positive number, got {s}")));
         }
         let names: Vec<&str> = self.landmarks.iter().map(|l| l.name.as_str()).collect();
+        // Results, few-shot templates and bundles identify landmarks by name.
+        if let Some((index, name)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+            let p = self.landmarks[index].point();
+            return Err(Error::BadLandmark {
+                source_name: source_name.into(),
+                index: index + 1,
+                name: (*name).into(),
+                x: p.x,
+                y: p.y,
+                reason: "its name is taken by an earlier landmark: names must be unique".into(),
+            });
+        }
         check_points(source_name, &self.points(), &names, self.width, self.height)
     }
 
@@ -298,6 +310,14 @@ impl Detection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_with_a_name_twice_is_refused() {
+        let l = |name: &str, x: f64| Landmark { name: name.into(), x, y: 5.0 };
+        let err = Template::new("t.png", 20, 20, None, vec![l("S", 1.0), l("N", 2.0), l("S", 3.0)]).unwrap_err().to_string();
+        assert!(err.contains("landmark 3") && err.contains("S") && err.contains("names must be unique"), "{err}");
+        assert!(Template::new("t.png", 20, 20, None, vec![l("S", 1.0), l("N", 2.0)]).is_ok());
+    }
 
     #[test]
     fn isbi_txt_reads_the_first_k_lines_and_names_bad_ones() {

@@ -4,7 +4,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
@@ -518,6 +518,78 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
   });
 });
 
+test("another anatomy in the page: hand10 (37 landmarks), one template, SSL pseudo-labels equal the native CLI's, fine-tuned and detected; 2 and 3 templates; scored with each image's spacing", { timeout: 900_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  const dir = join(DATA, "hand10");
+  const csv = (text) => Object.fromEntries(text.trim().split("\n").filter((l) => !l.startsWith("id")).map((l) => l.split(",")).map(([id, ...v]) => [id, v.map(Number)]));
+  const labels = csv(readFileSync(join(dir, "landmarks_37.csv"), "utf8"));
+  const spacing = Object.fromEntries(readFileSync(join(dir, "spacing_mm.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")).map(([id, , , mm]) => [id, Number(mm)]));
+  const files = Object.fromEntries(readdirSync(dir).filter((f) => /\.(png|jpg)$/.test(f)).map((f) => [f.split(".")[0], f]));
+  const points = (v) => Array.from({ length: v.length / 2 }, (_, i) => ({ x: v[2 * i], y: v[2 * i + 1] }));
+  /** MRE (mm) and SDR@2/4 over the images with a known spacing, templates left out. */
+  const score = (found, leftOut) => {
+    const errors = Object.entries(found).filter(([id]) => Number.isFinite(spacing[id]) && !leftOut.includes(id)).flatMap(([id, p]) => p.map((q, k) => Math.hypot(q.x - labels[id][2 * k], q.y - labels[id][2 * k + 1]) * spacing[id]));
+    const share = (mm) => (100 * errors.filter((e) => e < mm).length) / errors.length;
+    return { images: errors.length / 37, mre: errors.reduce((a, b) => a + b, 0) / errors.length, sdr2: share(2), sdr4: share(4) };
+  };
+  const template = (id) => points(labels[id]).map((p, k) => ({ name: `L${k + 1}`, ...p }));
+  await withPage({ packageDir }, async ({ page }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async ({ files, t3147, t7236, t7232 }) => {
+      const { Cc2d } = await import("cc2d");
+      const blob = async (id) => (await fetch(`/data/hand10/${files[id]}`)).blob();
+      const ids = Object.keys(files).sort();
+      const others = ids.filter((id) => id !== "3147");
+      const cc2d = await Cc2d.create({ backend: "cpu" });
+      const seconds = {};
+      let started = performance.now();
+      await cc2d.setTemplate(await blob("3147"), t3147, { name: "3147.jpg" });
+      const pseudo = await cc2d.pseudoLabel(await Promise.all(others.map(blob)));
+      seconds.pseudoLabel = (performance.now() - started) / 1000;
+      const asPoints = (results, names) => Object.fromEntries(results.map((d, i) => [names[i], d.landmarks.map(({ x, y }) => ({ x, y }))]));
+      started = performance.now();
+      const tuned = await cc2d.fineTune([], { epochs: 3 });
+      seconds.fineTune = (performance.now() - started) / 1000;
+      started = performance.now();
+      const detected = [];
+      for (const id of others) detected.push(await cc2d.detect(await blob(id)));
+      seconds.detect = (performance.now() - started) / 1000;
+      // Few-shot: the next two images of the advice (7236, 7232), labelled, as templates.
+      const fewShot = [];
+      for (const [id, t] of [["7236", t7236], ["7232", t7232]]) {
+        await cc2d.addTemplate(await blob(id), t, { name: files[id] });
+        const matched = [];
+        for (const other of ids) matched.push(await cc2d.match(await blob(other)));
+        fewShot.push(asPoints(matched, ids));
+      }
+      await cc2d.dispose();
+      return { pseudo: asPoints(pseudo, others), detected: asPoints(detected, others), fewShot, losses: tuned.epochLosses, seconds, names: detected[0].landmarks.map((l) => l.name) };
+    }, { files, t3147: template("3147"), t7236: template("7236"), t7232: template("7232") });
+    const native = (name) => Object.fromEntries(Object.entries(csv(readFileSync(join(ROOT, `tests/fixtures/${name}.csv`), "utf8"))).map(([id, v]) => [id, points(v)]));
+    const fixtures = [native("hand10_ssl_3147"), native("hand10_ssl_3147_7236"), native("hand10_ssl_3147_7236_7232")];
+    const ncc = { mre: 4.04 };
+    const rows = {
+      "SSL, 1 template": score(r.pseudo, ["3147"]),
+      "SSL, native CLI": score(fixtures[0], ["3147"]),
+      "TPL, 3 epochs in the page": score(r.detected, ["3147"]),
+      "SSL, 2 templates (others)": score(r.fewShot[0], ["3147", "7236", "7232"]),
+      "SSL, 3 templates (others)": score(r.fewShot[1], ["3147", "7236", "7232"]),
+      "SSL, 1 template (same others)": score(r.pseudo, ["3147", "7236", "7232"]),
+    };
+    for (const [row, v] of Object.entries(rows)) t.diagnostic(`${row}: ${v.images} images, MRE ${v.mre.toFixed(2)} mm, SDR@2 ${v.sdr2.toFixed(1)} %, SDR@4 ${v.sdr4.toFixed(1)} % (NCC baseline, 1 template: ${ncc.mre} mm)`);
+    t.diagnostic(`time on the CPU path: ${JSON.stringify(r.seconds)}; fine-tune losses per epoch ${r.losses.map((l) => l.toFixed(4)).join(", ")}`);
+    assert.equal(r.names.length, 37);
+    assert.equal(rows["SSL, 1 template"].images, 9, "the 9 other images have a spacing (the template 3147 has none)");
+    // The page and the native CLI agree, for one template and for the few-shot fusions.
+    const others = Object.keys(r.pseudo);
+    const worst = (a, b, ids) => Math.max(...ids.map((id) => maxDistance(a[id], b[id])));
+    assert.ok(worst(r.pseudo, fixtures[0], others) < 1e-2, `one template: page vs native ${worst(r.pseudo, fixtures[0], others)} px`);
+    assert.ok(worst(r.fewShot[0], fixtures[1], Object.keys(files)) < 1e-2, "two templates: page vs native");
+    assert.ok(worst(r.fewShot[1], fixtures[2], Object.keys(files)) < 1e-2, "three templates: page vs native");
+    assert.ok(r.losses.length === 3 && r.losses.every(Number.isFinite) && r.losses[2] < r.losses[0], `fine-tuning lowers the loss: ${r.losses}`);
+  });
+});
+
 test("100 queued calls are all answered, alike, and the wasm memory does not grow", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
@@ -620,6 +692,7 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
         huge: await message(cc2d.detect(huge, { name: "huge.png" })),
         outside: await message(cc2d.setTemplate(bytes, landmarks.map((l, i) => (i === 3 ? { ...l, x: 5000 } : l)))),
         nan: await message(cc2d.setTemplate(bytes, landmarks.map((l, i) => (i === 0 ? { ...l, y: NaN } : l)))),
+        sameName: await message(cc2d.setTemplate(bytes, landmarks.map((l, i) => (i === 5 ? { ...l, name: landmarks[0].name } : l)))),
         matchWithoutTemplate: await message(cc2d.match(bytes)),
         wrongWeights: await message(cc2d.loadWeights(await (await fetch("/node_modules/cc2d/weights/ssl-small.bpk")).arrayBuffer())),
       };
@@ -648,6 +721,7 @@ test("bad input gets a clear error with a stable code, never a hung promise or a
     assert.match(r.huge, /^CC2D_BAD_IMAGE .*huge\.png.*(100000×100000.*sides must be between 1 and 16384|too large.*sides must be between 1 and 16384)/);
     assert.match(r.outside, /^CC2D_BAD_LANDMARK .*landmark 4 \(porion\).*outside/);
     assert.match(r.nan, /^CC2D_BAD_LANDMARK .*landmark 1: x and y must be finite numbers/);
+    assert.match(r.sameName, /^CC2D_BAD_LANDMARK .*landmark 6 \(sella\).*names must be unique/);
     assert.match(r.count, /^CC2D_NOT_READY .*no detector for the template's 5 landmarks yet/);
     assert.match(r.matchWithoutTemplate, /^CC2D_NOT_READY .*no template: call setTemplate first/);
     assert.match(r.wrongWeights, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded.*(not CC2D-TPL detector weights|do not match)/);
