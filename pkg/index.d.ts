@@ -215,6 +215,12 @@ export interface Cc2dMethods {
   detect(image: ImageSource, options?: { name?: string; tta?: boolean }): Promise<DetectResult>;
   /** The image as the engine decodes it (grey, 8-bit RGBA): to show TIFF or 16-bit files any browser. */
   decode(image: ImageSource, options?: { name?: string }): Promise<ImageData>;
+  /**
+   * Template advice (no labels read): which image to annotate first, the most typical to the
+   * SSL extractor first (each image's mean cosine similarity to the others). `index` is into
+   * `images`. Needs two images or more.
+   */
+  adviseTemplate(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<{ index: number; score: number }[]>;
   /** SSL pseudo-labels for unlabelled images; the images are kept for `fineTune`. */
   pseudoLabel(images: ImageSource[], options?: { onProgress?: (p: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<MatchResult[]>;
   /** Pseudo-labels `images` (if any), then trains the detector on all pseudo-labelled images plus the template. */

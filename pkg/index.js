@@ -1,7 +1,7 @@
 // cc2d: one-shot landmark detection in the browser. This file wraps the wasm engine
 // (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
 // images, fetches weights lazily, runs one call at a time, and reports progress.
-import init, { Engine, Image } from "./wasm/cc2d.js";
+import init, { Engine, Image, rankTemplates } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
 import { fail } from "./errors.js";
 import { MODEL_FORMAT, packModel, unpackModel } from "./models.js";
@@ -371,6 +371,34 @@ export class Cc2d {
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
       return this.#timed(image, name, (img) => this.#engine.detect(img, Boolean(tta)), "confidence");
+    });
+  }
+
+  /**
+   * Template advice, reading no labels: which of `images` to annotate first. Ranks them by
+   * how typical they look to the SSL extractor (each image's mean cosine similarity to the
+   * others, in the spirit of SCP): `[{ index, score }]`, the one to annotate first first.
+   * @param {ImageSource[]} images
+   * @param {{onProgress?: (p: {done: number, total: number}) => void, signal?: AbortSignal}} [options]
+   */
+  adviseTemplate(images, { onProgress, signal } = {}) {
+    return this.#enqueue(async () => {
+      if (!Array.isArray(images) || images.length < 2) throw fail("CC2D_BAD_INPUT", "cc2d: adviseTemplate needs a list of at least two images to choose from", TypeError);
+      await this.#loadExtractor();
+      const descriptors = [];
+      for (const [i, image] of images.entries()) {
+        if (signal?.aborted) throw abortError(signal);
+        const img = await toImage(image, undefined);
+        try {
+          descriptors.push(await this.#engine.adviceDescriptor(img));
+        } finally {
+          img.free();
+        }
+        onProgress?.({ done: i + 1, total: images.length });
+      }
+      const flat = new Float32Array(descriptors.reduce((n, d) => n + d.length, 0));
+      descriptors.reduce((at, d) => (flat.set(d, at), at + d.length), 0);
+      return JSON.parse(rankTemplates(flat, images.length));
     });
   }
 

@@ -19,6 +19,7 @@ export const FORWARDED = {
   match: { image: 0 },
   detect: { image: 0 },
   decode: { image: 0 },
+  adviseTemplate: { images: 0, progress: true },
   pseudoLabel: { images: 0, progress: true },
   fineTune: { images: 0, progress: true },
   exportWeights: {},

@@ -18,6 +18,8 @@ const template = { file: /** @type {File | null} */ (null), bitmap: null, width:
 let images = /** @type {{ name: string, file: File, bitmap: any, points: any[] | null, score: number | null, labelled: boolean }[]} */ ([]);
 /** What the view shows: "template", an image's index, or "detection". */
 let showing = /** @type {"template" | "detection" | number} */ ("template");
+/** The image the template advice suggests annotating first (an index into `images`), if asked. */
+let advised = /** @type {number | null} */ (null);
 /** The running call's AbortController (matching or fine-tuning). */
 let running = /** @type {AbortController | null} */ (null);
 
@@ -45,6 +47,8 @@ function refresh() {
   $("use-template").disabled = !ready || !template.file || template.landmarks.length < 2;
   $("template-export").disabled = template.landmarks.length === 0;
   $("match").disabled = !ready || !template.inUse || images.length === 0;
+  $("advise").disabled = !ready || images.length < 2;
+  $("advised-template").hidden = advised === null || !ready;
   $("train").disabled = !ready || !template.inUse || !images.some((i) => i.points);
   const trained = document.body.dataset.trained === "true";
   $("detect-file").disabled = !ready || !trained;
@@ -112,8 +116,9 @@ function renderLandmarks() {
   );
 }
 
-$("template-file").addEventListener("change", async (e) => {
-  const file = e.target.files[0];
+$("template-file").addEventListener("change", (e) => void openTemplate(e.target.files[0]));
+
+async function openTemplate(file) {
   if (!file) return;
   const bitmap = await picture(file);
   if (!bitmap) return status(`${file.name}: not an image this browser or the engine can read`, true);
@@ -123,7 +128,7 @@ $("template-file").addEventListener("change", async (e) => {
   templateEdited();
   showTemplate();
   status(`Click ${file.name} to place landmarks.`);
-});
+}
 
 tracing.addEventListener("imageclick", (e) => {
   if (showing !== "template" || !template.bitmap) return;
@@ -190,6 +195,16 @@ async function addImages(files) {
 $("images").addEventListener("change", (e) => void addImages(e.target.files));
 $("folder").addEventListener("change", (e) => void addImages(e.target.files));
 
+$("advise").onclick = () =>
+  busy(async (signal) => {
+    const ranked = await cc2d.adviseTemplate(images.map((i) => i.file), { signal, onProgress: ({ done, total }) => status(`Comparing the images (${done} of ${total})…`) });
+    advised = ranked[0].index;
+    renderGrid();
+    status(`Annotate ${images[advised].name} first: the most typical of the ${images.length} images to the extractor (no labels read).`);
+  });
+
+$("advised-template").onclick = () => void openTemplate(images[advised].file);
+
 $("match").onclick = () =>
   busy(async (signal) => {
     const todo = images.filter((i) => !i.labelled);
@@ -226,7 +241,8 @@ function renderGrid() {
         ctx.fillStyle = image.labelled ? "#a3e635" : "#22d3ee";
         for (const p of image.points ?? []) ctx.fillRect(p.x * s - 1.5, p.y * s - 1.5, 3, 3);
       }
-      const label = image.error ? `${image.name}: ${image.error}` : image.labelled ? `${image.name} · labelled` : image.score === null ? `${image.name} · not yet` : `${image.name} · score ${image.score.toFixed(2)}`;
+      const suggested = i === advised ? "★ annotate first · " : "";
+      const label = suggested + (image.error ? `${image.name}: ${image.error}` : image.labelled ? `${image.name} · labelled` : image.score === null ? `${image.name} · not yet` : `${image.name} · score ${image.score.toFixed(2)}`);
       card.append(canvas, Object.assign(document.createElement("span"), { textContent: label }));
       card.disabled = !image.points;
       card.onclick = () => showImage(i);
@@ -322,6 +338,7 @@ async function renderSaved() {
           const t = m.info.templates[0];
           if (t) Object.assign(template, { file: null, bitmap: null, width: t.width, height: t.height, landmarks: t.landmarks.map(({ name, x, y }) => ({ name, x, y })), inUse: false });
           images = [];
+          advised = null;
           renderGrid();
           showTemplate();
           document.body.dataset.trained = "true";

@@ -27,13 +27,29 @@ const GRID: usize = 6;
 /// levels, each position's embedding made unit-length (as matching compares them by
 /// cosine), pooled to a `GRID`² layout and the whole made unit-length.
 pub fn descriptor(model: &SslModel, image: &GreyImage, image_size: usize, device: &Device) -> Result<Vec<f32>> {
-    let mut values = Vec::new();
-    for level in cascade(model, image, image_size, device).into_iter().take(LEVELS) {
-        let unit = level.clone() / level.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-6);
-        values.extend(adaptive_avg_pool2d(unit, [GRID, GRID]).read()?);
-    }
+    Ok(unit_length(pooled_levels(model, image, image_size, device).read()?))
+}
+
+/// [`descriptor`] before read-back (the browser reads it asynchronously): the pooled levels,
+/// `[1, 1, 1, LEVELS · C · GRID²]`.
+pub fn pooled_levels(model: &SslModel, image: &GreyImage, image_size: usize, device: &Device) -> Tensor<4> {
+    let levels = cascade(model, image, image_size, device)
+        .into_iter()
+        .take(LEVELS)
+        .map(|level| {
+            let unit = level.clone() / level.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-6);
+            let pooled = adaptive_avg_pool2d(unit, [GRID, GRID]);
+            let n = pooled.dims().iter().product();
+            pooled.reshape([1, 1, 1, n])
+        })
+        .collect();
+    Tensor::cat(levels, 3)
+}
+
+/// The read-back pooled levels made unit-length: the descriptor.
+pub fn unit_length(values: Vec<f32>) -> Vec<f32> {
     let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-    Ok(values.into_iter().map(|v| v / norm).collect())
+    values.into_iter().map(|v| v / norm).collect()
 }
 
 /// Ranks images as templates from their descriptors: each one's mean cosine similarity to

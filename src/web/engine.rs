@@ -196,6 +196,15 @@ impl Engine {
         usize::from(state.template.is_some()) + state.more_templates.len()
     }
 
+    /// Template advice: the image's label-free descriptor (the extractor's coarse embeddings,
+    /// pooled; [`crate::ssl::advice`]), for [`rank_templates`].
+    #[wasm_bindgen(js_name = adviceDescriptor)]
+    pub async fn advice_descriptor(&self, image: &Image) -> Result<Vec<f32>, Rejection> {
+        let (model, image_size) = self.state.borrow().extractor.clone().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+        let pooled = crate::ssl::advice::pooled_levels(&model, &image.image, image_size, &self.device);
+        Ok(crate::ssl::advice::unit_length(read(pooled, "the descriptor").await?))
+    }
+
     /// CC2D-SSL matching against the template. Resolves to the detection JSON
     /// (`{ image, width, height, landmarks: [{ name, x, y, score }] }`, original pixels).
     #[wasm_bindgen(js_name = "match")]
@@ -347,4 +356,16 @@ async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, dev
 
 fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, Rejection> {
     serde_json::to_string(&Detection::new(&image.name, image.image.width, image.image.height, names, found).with_spacing(image.spacing_mm)).map_err(Rejection::internal)
+}
+
+/// Template advice over `count` images' descriptors (`adviceDescriptor`, concatenated): JSON
+/// `[{ index, score }]`, the most typical image (the one to annotate first) first.
+#[wasm_bindgen(js_name = rankTemplates)]
+pub fn rank_templates(descriptors: Vec<f32>, count: usize) -> Result<String, Rejection> {
+    if count == 0 || !descriptors.len().is_multiple_of(count) {
+        return Err(Rejection::from(crate::Error::Invalid(format!("{} descriptor values do not split into {count} images", descriptors.len()))));
+    }
+    let each: Vec<Vec<f32>> = descriptors.chunks(descriptors.len() / count).map(<[f32]>::to_vec).collect();
+    let ranked: Vec<serde_json::Value> = crate::ssl::advice::rank(&each).into_iter().map(|(index, score)| serde_json::json!({ "index": index, "score": score })).collect();
+    serde_json::to_string(&ranked).map_err(Rejection::internal)
 }

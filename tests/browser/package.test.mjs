@@ -518,7 +518,7 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
   });
 });
 
-test("another anatomy in the page: hand10 (37 landmarks), one template, SSL pseudo-labels equal the native CLI's, fine-tuned and detected; 2 and 3 templates; scored with each image's spacing", { timeout: 900_000 }, async (t) => {
+test("another anatomy in the page: hand10 (37 landmarks), template advice as the CLI's, one template, SSL pseudo-labels equal the native CLI's, fine-tuned and detected; 2 and 3 templates; scored with each image's spacing", { timeout: 900_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   const dir = join(DATA, "hand10");
   const csv = (text) => Object.fromEntries(text.trim().split("\n").filter((l) => !l.startsWith("id")).map((l) => l.split(",")).map(([id, ...v]) => [id, v.map(Number)]));
@@ -543,6 +543,10 @@ test("another anatomy in the page: hand10 (37 landmarks), one template, SSL pseu
       const cc2d = await Cc2d.create({ backend: "cpu" });
       const seconds = {};
       let started = performance.now();
+      // Template advice over all ten, as `cc2d advise-template --split all` ranks them.
+      const advice = (await cc2d.adviseTemplate(await Promise.all(ids.map(blob)))).map(({ index, score }) => [ids[index], score]);
+      seconds.advice = (performance.now() - started) / 1000;
+      started = performance.now();
       await cc2d.setTemplate(await blob("3147"), t3147, { name: "3147.jpg" });
       const pseudo = await cc2d.pseudoLabel(await Promise.all(others.map(blob)));
       seconds.pseudoLabel = (performance.now() - started) / 1000;
@@ -563,7 +567,7 @@ test("another anatomy in the page: hand10 (37 landmarks), one template, SSL pseu
         fewShot.push(asPoints(matched, ids));
       }
       await cc2d.dispose();
-      return { pseudo: asPoints(pseudo, others), detected: asPoints(detected, others), fewShot, losses: tuned.epochLosses, seconds, names: detected[0].landmarks.map((l) => l.name) };
+      return { advice, pseudo: asPoints(pseudo, others), detected: asPoints(detected, others), fewShot, losses: tuned.epochLosses, seconds, names: detected[0].landmarks.map((l) => l.name) };
     }, { files, t3147: template("3147"), t7236: template("7236"), t7232: template("7232") });
     const native = (name) => Object.fromEntries(Object.entries(csv(readFileSync(join(ROOT, `tests/fixtures/${name}.csv`), "utf8"))).map(([id, v]) => [id, points(v)]));
     const fixtures = [native("hand10_ssl_3147"), native("hand10_ssl_3147_7236"), native("hand10_ssl_3147_7236_7232")];
@@ -579,6 +583,11 @@ test("another anatomy in the page: hand10 (37 landmarks), one template, SSL pseu
     for (const [row, v] of Object.entries(rows)) t.diagnostic(`${row}: ${v.images} images, MRE ${v.mre.toFixed(2)} mm, SDR@2 ${v.sdr2.toFixed(1)} %, SDR@4 ${v.sdr4.toFixed(1)} % (NCC baseline, 1 template: ${ncc.mre} mm)`);
     t.diagnostic(`time on the CPU path: ${JSON.stringify(r.seconds)}; fine-tune losses per epoch ${r.losses.map((l) => l.toFixed(4)).join(", ")}`);
     assert.equal(r.names.length, 37);
+    // The advice in the page ranks as the CLI (recorded: tests/fixtures/hand10_advice.csv).
+    const cliAdvice = readFileSync(join(ROOT, "tests/fixtures/hand10_advice.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")).map(([, id, score]) => [id, Number(score)]);
+    t.diagnostic(`advice in the page: ${r.advice.map(([id, score]) => `${id} ${score.toFixed(4)}`).join(", ")}`);
+    assert.deepEqual(r.advice.map(([id]) => id), cliAdvice.map(([id]) => id), "the same order as the CLI");
+    assert.ok(r.advice.every(([, score], i) => Math.abs(score - cliAdvice[i][1]) < 1e-5), "the same scores as the CLI");
     assert.equal(rows["SSL, 1 template"].images, 9, "the 9 other images have a spacing (the template 3147 has none)");
     // The page and the native CLI agree, for one template and for the few-shot fusions.
     const others = Object.keys(r.pseudo);
@@ -1081,6 +1090,10 @@ test("the one-shot app: own landmarks placed by clicks, named, reordered, delete
 
     // 2. Pseudo-labels for 002 and 003, most doubtful first; the first corrected and labelled.
     await page.setInputFiles("#images", [join(DATA, "isbi2015/images/002.jpg"), join(DATA, "isbi2015/images/003.jpg")]);
+    await page.click("#advise");
+    await idle();
+    assert.match(await statusText(), /^Annotate 00[23]\.jpg first: the most typical of the 2 images/);
+    assert.equal(await page.isHidden("#advised-template"), false, "the advised image can be made the template");
     await page.click("#match");
     await idle();
     const cards = () => page.$$eval("#grid .card", (cs) => cs.map((c) => ({ index: Number(c.dataset.index), text: c.textContent })));
