@@ -396,8 +396,9 @@ export class Cc2d {
         }
         onProgress?.({ done: i + 1, total: images.length });
       }
-      const flat = new Float32Array(descriptors.reduce((n, d) => n + d.length, 0));
-      descriptors.reduce((at, d) => (flat.set(d, at), at + d.length), 0);
+      // Every descriptor has the same length: one after the other, for the ranking.
+      const flat = new Float32Array(descriptors.length * descriptors[0].length);
+      descriptors.forEach((d, i) => flat.set(d, i * d.length));
       return JSON.parse(rankTemplates(flat, images.length));
     });
   }

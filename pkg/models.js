@@ -135,7 +135,13 @@ export async function loadModel(name) {
  */
 export async function deleteModel(name) {
   const key = String(name);
-  const existed = (await inStore("readonly", (store) => store.count(key))) > 0;
-  if (existed) await inStore("readwrite", (store) => store.delete(key));
-  return existed;
+  // One transaction: count it, and delete it if there.
+  const count = await inStore("readwrite", (store) => {
+    const request = store.count(key);
+    request.onsuccess = () => {
+      if (request.result > 0) store.delete(key);
+    };
+    return request;
+  });
+  return count > 0;
 }

@@ -4,14 +4,10 @@
 import { Cc2dWorker } from "cc2d";
 import { analyse } from "cc2d/ceph";
 import "cc2d/tracing";
+import { $, download, picture as pictureWith, status } from "./page.js";
 import { clearCases, loadCases, saveCase } from "./workspace.js";
 
-const $ = (id) => document.getElementById(id);
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
-const status = (text, error = false) => {
-  $("status").textContent = text;
-  $("status").className = error ? "error" : "";
-};
 
 let cc2d = null;
 /** @type {{ id: number, name: string, file: Blob, bitmap: ImageBitmap | ImageData | null, width: number, height: number, landmarks: any[] | null, spacing: number | null, error?: string }[]} */
@@ -123,14 +119,8 @@ async function show(i) {
   update();
 }
 
-/** What the view shows: the browser's own decoding, else the engine's (TIFF, 16-bit). */
-async function picture(file) {
-  try {
-    return await createImageBitmap(file);
-  } catch {
-    return cc2d ? cc2d.decode(file).catch(() => null) : null;
-  }
-}
+/** What the view shows of a case's file (decoded by the engine where the browser cannot). */
+const picture = (file) => pictureWith(file, cc2d);
 
 function save() {
   if (current >= 0 && cases[current].landmarks) {
@@ -211,15 +201,6 @@ const valueText = (m) => `${m.value.toFixed(m.unit === "ratio" ? 3 : 1)}${m.unit
 const normText = (m) => (m.norm ? ("mean" in m.norm ? `${m.norm.mean} ± ${m.norm.sd}` : `${m.norm.min}–${m.norm.max}`) : "–");
 
 // ---- exports ----
-
-function download(name, type, data) {
-  const url = URL.createObjectURL(new Blob([data], { type }));
-  const a = Object.assign(document.createElement("a"), { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 const stem = () => cases[current].name.replace(/\.[^.]+$/, "");
 

@@ -5,8 +5,8 @@
 // the same view as the tracing mode's.
 import { Cc2dWorker, deleteModel, listModels, loadModel, saveModel } from "cc2d";
 import "cc2d/tracing";
+import { $, download, picture as pictureWith, status } from "./page.js";
 
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
 const backend = new URLSearchParams(location.search).get("backend") ?? "auto";
 
@@ -22,11 +22,6 @@ let showing = /** @type {"template" | "detection" | number} */ ("template");
 let advised = /** @type {number | null} */ (null);
 /** The running call's AbortController (matching or fine-tuning). */
 let running = /** @type {AbortController | null} */ (null);
-
-function status(text, error = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", error);
-}
 
 async function start(options = {}) {
   await cc2d?.dispose();
@@ -57,13 +52,8 @@ function refresh() {
   $("match-cancel").hidden = $("train-cancel").hidden = !running;
 }
 
-async function picture(file) {
-  try {
-    return await createImageBitmap(file);
-  } catch {
-    return cc2d ? cc2d.decode(file).catch(() => null) : null; // TIFF, 16-bit, DICOM: the engine's pixels
-  }
-}
+/** What the view shows of a file (decoded by the engine where the browser cannot). */
+const picture = (file) => pictureWith(file, cc2d);
 
 // ---- 1. the template ----
 
@@ -375,12 +365,6 @@ async function busy(work) {
   }
 }
 $("match-cancel").onclick = $("train-cancel").onclick = () => running?.abort();
-
-function download(name, type, data) {
-  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(new Blob([data], { type })), download: name });
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
 
 document.body.dataset.trained = "false";
 await start();

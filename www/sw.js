@@ -8,6 +8,7 @@ const SHELL = [
   "main.js",
   "style.css",
   "workspace.js",
+  "page.js",
   "oneshot.html",
   "oneshot.js",
   "node_modules/cc2d/index.js",

@@ -1,0 +1,28 @@
+// What both pages of the app (the tracing app, the one-shot mode) share.
+
+export const $ = (id) => /** @type {any} */ (document.getElementById(id));
+
+/** The page's status line (`#status`, a live region); `error` marks it as a problem. */
+export function status(text, error = false) {
+  $("status").textContent = text;
+  $("status").className = error ? "error" : "";
+}
+
+/** What the view shows of an image file: the browser's own decoding, else the engine's (TIFF, 16-bit, DICOM). */
+export async function picture(file, engine) {
+  try {
+    return await createImageBitmap(file);
+  } catch {
+    return engine ? engine.decode(file).catch(() => null) : null;
+  }
+}
+
+/** Saves `data` as a file named `name`. */
+export function download(name, type, data) {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
