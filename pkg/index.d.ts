@@ -131,8 +131,17 @@ export interface FineTuneOptions {
   /** Random rotation, scale, shift and contrast per step (default true). */
   augment?: boolean;
   onProgress?: (progress: FineTuneProgress) => void;
-  /** Aborting rejects with an `AbortError` and leaves the detector as it was. */
+  /**
+   * Aborting rejects with an `AbortError` and leaves the detector as it was; the cancelled run
+   * can be continued with `resume`.
+   */
   signal?: AbortSignal;
+  /**
+   * Continue the last cancelled run where it stopped (no images; `epochs` default: that run's):
+   * it ends at the weights an uncancelled run would have reached. Rejects with CC2D_NOT_READY
+   * when there is none, or the training set or the detector changed since.
+   */
+  resume?: boolean;
 }
 
 export interface FineTuneResult {

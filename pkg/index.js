@@ -182,6 +182,16 @@ function abortError(signal) {
   return Object.defineProperty(error, "code", { value: "CC2D_ABORTED", enumerable: true });
 }
 
+/**
+ * Between the steps of a long call: lets the event loop deliver what is waiting (in a worker,
+ * the page's abort message: the engine's CPU steps never yield by themselves), then stops if
+ * the call was aborted.
+ */
+async function checkpoint(signal) {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (signal?.aborted) throw abortError(signal);
+}
+
 /** A trapped wasm instance cannot be used again: say so instead of failing obscurely later. */
 function explain(e) {
   if (e instanceof RangeError && !("code" in e)) {
@@ -218,6 +228,8 @@ export class Cc2d {
   #labelled = new Set();
   /** The templates set (their JSON: names, points, size, spacing; not the images), for `exportModel`. */
   #templates = [];
+  /** A fine-tuning cancelled part-way (its steps done, losses so far), for `fineTune({ resume: true })`. @type {any} */
+  #cancelledRun = null;
   /** The bundle this engine was created from (`create({ model })`), else null. @type {import("./index.js").ModelInfo | null} */
   #model = null;
 
@@ -387,7 +399,7 @@ export class Cc2d {
       await this.#loadExtractor();
       const descriptors = [];
       for (const [i, image] of images.entries()) {
-        if (signal?.aborted) throw abortError(signal);
+        await checkpoint(signal);
         const img = await toImage(image, undefined);
         try {
           descriptors.push(await this.#engine.adviceDescriptor(img));
@@ -413,7 +425,7 @@ export class Cc2d {
       await this.#loadExtractor();
       const results = [];
       for (const [i, image] of [...images].entries()) {
-        if (signal?.aborted) throw abortError(signal);
+        await checkpoint(signal);
         // An image already in the training set (the same bytes or pixels) is matched again
         // but not added twice.
         const key = await contentKey(image);
@@ -429,37 +441,50 @@ export class Cc2d {
   /**
    * Trains the detector on pseudo-labelled images plus the template, continuing from the
    * current detector. `images` (optional) are pseudo-labelled first. Cancel with `signal`:
-   * the detector is then left as it was. Resolves to { epochs, steps, epochLosses }.
+   * the detector is then left as it was, and the cancelled run waits to be continued with
+   * `{ resume: true }` (to the same weights as a run never cancelled) until the training set
+   * or the detector changes. Resolves to { epochs, steps, epochLosses }.
    */
   /** @param {ImageSource[]} [images] @param {FineTuneOptions} [options] */
-  async fineTune(images = [], { epochs = 3, augment = true, onProgress, signal } = {}) {
+  async fineTune(images = [], { epochs, augment = true, resume = false, onProgress, signal } = {}) {
+    if (resume && images.length) throw fail("CC2D_BAD_INPUT", "cc2d: resume continues the cancelled run on its own images: give no images with resume");
     if (images.length) await this.pseudoLabel(images, { signal, onProgress: (p) => onProgress?.({ phase: "pseudo-label", ...p }) });
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
-      const perEpoch = this.#engine.stepsPerEpoch();
-      if (perEpoch === 0) throw fail("CC2D_NOT_READY", "cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
-      const total = perEpoch * epochs;
+      let run = this.#cancelledRun;
+      this.#cancelledRun = null;
+      if (resume) {
+        if (!run || !this.#engine.fineTuneInProgress) throw fail("CC2D_NOT_READY", "cc2d: no cancelled fine-tuning to resume (the training set or the detector changed since, or none was cancelled)");
+      } else {
+        this.#engine.finishFineTune(false); // a cancelled run not resumed is dropped
+        const perEpoch = this.#engine.stepsPerEpoch();
+        if (perEpoch === 0) throw fail("CC2D_NOT_READY", "cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
+        run = { done: 0, perEpoch, epochs: 3, epochLosses: [], sum: 0, seconds: 0 };
+      }
+      if (epochs !== undefined) run.epochs = epochs;
+      const total = run.perEpoch * run.epochs;
       const started = performance.now();
-      const epochLosses = [];
-      let sum = 0;
+      const stepsBefore = run.done;
       try {
-        for (let step = 1; step <= total; step++) {
-          if (signal?.aborted) throw abortError(signal);
+        while (run.done < total) {
+          await checkpoint(signal);
           const report = JSON.parse(await this.#engine.fineTuneStep(augment));
-          sum += report.loss;
+          run.done++;
+          run.sum += report.loss;
           if (report.step + 1 === report.stepsPerEpoch) {
-            epochLosses.push(sum / report.stepsPerEpoch);
-            sum = 0;
+            run.epochLosses.push(run.sum / report.stepsPerEpoch);
+            run.sum = 0;
           }
-          const elapsed = (performance.now() - started) / 1000;
-          onProgress?.({ phase: "train", epoch: report.epoch + 1, epochs, step, steps: total, loss: report.loss, etaSeconds: (elapsed / step) * (total - step) });
+          const perStep = (performance.now() - started) / 1000 / (run.done - stepsBefore);
+          onProgress?.({ phase: "train", epoch: report.epoch + 1, epochs: run.epochs, step: run.done, steps: total, loss: report.loss, etaSeconds: perStep * (total - run.done) });
         }
         this.#engine.finishFineTune(true);
       } catch (e) {
-        this.#engine?.finishFineTune(false);
+        if (/** @type {any} */ (e)?.code === "CC2D_ABORTED" && this.#engine) this.#cancelledRun = run;
+        else this.#engine?.finishFineTune(false);
         throw e;
       }
-      return { epochs, steps: total, epochLosses };
+      return { epochs: run.epochs, steps: total, epochLosses: run.epochLosses };
     });
   }
 

@@ -22,6 +22,8 @@ let showing = /** @type {"template" | "detection" | number} */ ("template");
 let advised = /** @type {number | null} */ (null);
 /** The running call's AbortController (matching or fine-tuning). */
 let running = /** @type {AbortController | null} */ (null);
+/** A cancelled fine-tuning waits in the engine to be resumed (until the training set changes). */
+let resumable = false;
 
 async function start(options = {}) {
   await cc2d?.dispose();
@@ -50,6 +52,7 @@ function refresh() {
   $("save-model").disabled = $("download-model").disabled = !ready || !trained;
   $("mark-labelled").hidden = typeof showing !== "number" || !template.inUse;
   $("match-cancel").hidden = $("train-cancel").hidden = !running;
+  $("train-resume").hidden = !resumable || Boolean(running);
 }
 
 /** What the view shows of a file (decoded by the engine where the browser cannot). */
@@ -167,6 +170,7 @@ $("use-template").onclick = () =>
     const spacingMm = Number($("spacing").value) || undefined;
     await cc2d.setTemplate(template.file, template.landmarks, { spacingMm, name: template.file.name });
     template.inUse = true;
+    resumable = false;
     for (const image of images) Object.assign(image, { points: null, score: null, labelled: false });
     document.body.dataset.trained = "false";
     renderGrid();
@@ -198,6 +202,7 @@ $("advised-template").onclick = () => void openTemplate(images[advised].file);
 $("match").onclick = () =>
   busy(async (signal) => {
     const todo = images.filter((i) => !i.labelled);
+    resumable = false; // new pseudo-labels: a cancelled fine-tuning starts again
     for (const [n, image] of todo.entries()) {
       if (signal.aborted) break;
       status(`Pseudo-labelling ${image.name} (${n + 1} of ${todo.length})…`);
@@ -257,6 +262,7 @@ $("mark-labelled").onclick = () =>
     const image = images[i];
     const points = tracing.landmarks.map(({ name, x, y }) => ({ name, x, y }));
     await cc2d.addTemplate(image.file, points, { name: image.name });
+    resumable = false;
     Object.assign(image, { points: points.map((p) => ({ ...p, score: 1 })), labelled: true, score: 1 });
     showImage(i);
     status(`${image.name} is labelled: matching and fine-tuning use it with these points.`);
@@ -264,22 +270,38 @@ $("mark-labelled").onclick = () =>
 
 // ---- 3. fine-tuning ----
 
-$("train").onclick = () =>
-  busy(async (signal) => {
-    const epochs = Math.max(1, Math.round(Number($("epochs").value) || 1));
+/** Fine-tunes (or resumes the cancelled run); a cancel leaves the detector as it was and offers Resume. */
+async function train(signal, resume) {
+  const epochs = Math.max(1, Math.round(Number($("epochs").value) || 1));
+  let at = "";
+  try {
     const result = await cc2d.fineTune([], {
       epochs,
+      resume,
       signal,
       onProgress: (p) => {
         if (p.phase !== "train") return;
-        $("train-progress").textContent = `epoch ${p.epoch} of ${p.epochs}, step ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, about ${Math.ceil(p.etaSeconds)} s left`;
+        at = `step ${p.step} of ${p.steps}`;
+        $("train-progress").textContent = `epoch ${p.epoch} of ${p.epochs}, ${at}, loss ${p.loss.toFixed(4)}, about ${Math.ceil(p.etaSeconds)} s left`;
       },
     });
+    resumable = false;
     document.body.dataset.trained = "true";
     const losses = result.epochLosses.map((l) => l.toFixed(4)).join(", ");
     $("train-progress").textContent = `done: ${result.epochs} epochs, ${result.steps} steps; loss per epoch ${losses}`;
     status("Fine-tuned. Detect on a new image, or fine-tune more.");
-  });
+  } catch (e) {
+    if (e.code !== "CC2D_ABORTED") {
+      resumable = false;
+      throw e;
+    }
+    resumable = true;
+    $("train-progress").textContent = `cancelled${at ? ` after ${at}` : ""}`;
+    status("Fine-tuning cancelled: the detector is as it was. Resume continues the run where it stopped.");
+  }
+}
+$("train").onclick = () => busy((signal) => train(signal, false));
+$("train-resume").onclick = () => busy((signal) => train(signal, true));
 
 // ---- 4. detection and models ----
 
@@ -324,6 +346,7 @@ async function renderSaved() {
       load.onclick = () =>
         busy(async () => {
           await start({ model: await loadModel(m.name) });
+          resumable = false;
           // The bundle holds the template's points, not its image: open the image to match again.
           const t = m.info.templates[0];
           if (t) Object.assign(template, { file: null, bitmap: null, width: t.width, height: t.height, landmarks: t.landmarks.map(({ name, x, y }) => ({ name, x, y })), inUse: false });

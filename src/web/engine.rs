@@ -61,6 +61,10 @@ impl State {
         }
     }
 
+    fn extractor(&self) -> Result<&(SslModel, usize), Rejection> {
+        self.extractor.as_ref().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))
+    }
+
     fn template(&self) -> Result<&(GreyImage, Template), Rejection> {
         self.template.as_ref().ok_or_else(|| Rejection::not_ready("no template: call setTemplate first"))
     }
@@ -200,7 +204,7 @@ impl Engine {
     /// pooled; [`crate::ssl::advice`]), for [`rank_templates`].
     #[wasm_bindgen(js_name = adviceDescriptor)]
     pub async fn advice_descriptor(&self, image: &Image) -> Result<Vec<f32>, Rejection> {
-        let (model, image_size) = self.state.borrow().extractor.clone().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+        let (model, image_size) = self.state.borrow().extractor()?.clone();
         let pooled = crate::ssl::advice::pooled_levels(&model, &image.image, image_size, &self.device);
         Ok(crate::ssl::advice::unit_length(read(pooled, "the descriptor").await?))
     }
@@ -283,7 +287,7 @@ impl Engine {
                             (m, o, config.epochs)
                         }
                         None => {
-                            let (extractor, _) = state.extractor.as_ref().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+                            let (extractor, _) = state.extractor()?;
                             let (m, o) = trainable(&config, None, Some(extractor.image_encoder()), &self.device);
                             (m, o, 0)
                         }
@@ -298,6 +302,14 @@ impl Engine {
         let report: StepReport = pending.report(f64::from(loss));
         let report = StepReport { epoch: report.epoch - first_epoch, ..report };
         serde_json::to_string(&report).map_err(Rejection::internal)
+    }
+
+    /// Whether a fine-tuning was begun and neither finished nor dropped since: a cancelled one
+    /// waits here, with its model, optimiser and place in the schedule, to be resumed by more
+    /// `fineTuneStep`s (anything that changes the training set or the detector drops it).
+    #[wasm_bindgen(getter, js_name = fineTuneInProgress)]
+    pub fn fine_tune_in_progress(&self) -> bool {
+        self.state.borrow().fine_tune.is_some()
     }
 
     /// Makes the fine-tuned detector the one `detect` uses (`keep`), or drops it.
@@ -337,7 +349,7 @@ impl Engine {
             return Ok(m.clone());
         }
         let (template_image, template) = state.template()?;
-        let (model, image_size) = state.extractor.clone().ok_or_else(|| Rejection::not_ready("no extractor weights loaded: call loadExtractor first"))?;
+        let (model, image_size) = state.extractor()?.clone();
         let mut matcher = SslMatcher::new(model, image_size, MatchingConfig::new(), template_image, template, &self.device)?;
         for (image, t) in &state.more_templates {
             matcher = matcher.with_template(image, t, &self.device)?;

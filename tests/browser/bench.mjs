@@ -1,15 +1,24 @@
 // Detection time in headless Chromium (not a test): the packed package on the CPU backend and
 // on WebGPU (SwiftShader here: a CPU emulation, for correctness, not speed), same image as
 // `cargo bench --bench cc2d`. Prints medians, and writes them as JSON to $BENCH_JSON when set
-// (scripts/onnx-anchor/run.sh reads them). Usage: npm run bench:browser [-- RUNS]
-import { writeFileSync } from "node:fs";
+// (scripts/onnx-anchor/run.sh reads them). With --fine-tune, also the one-shot steps on each
+// backend: SSL pseudo-labelling per image and fine-tuning per step (batch 3 + the template).
+// Usage: npm run bench:browser [-- RUNS] [--fine-tune]
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { DATA, ORIGIN, unpackTarball, withPage } from "./harness.mjs";
 
-const runs = Number(process.argv[2] ?? 10);
+const runs = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 10);
+const fineTune = process.argv.includes("--fine-tune");
+const isbiTemplate = () => {
+  const read = (who) => readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/001.txt`), "utf8").trim().split("\n").slice(0, 19).map((l) => l.split(",").map(Number));
+  const [s, j] = [read("senior"), read("junior")];
+  return s.map((p, k) => ({ name: `L${k + 1}`, x: (p[0] + j[k][0]) / 2, y: (p[1] + j[k][1]) / 2 }));
+};
 const packageDir = unpackTarball();
 await withPage({ packageDir }, async ({ page }) => {
   await page.goto(`${ORIGIN}/blank.html`);
-  const r = await page.evaluate(async (runs) => {
+  const r = await page.evaluate(async ({ runs, fineTune, landmarks }) => {
     const { Cc2d } = await import("cc2d");
     const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
     const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -28,15 +37,32 @@ await withPage({ packageDir }, async ({ page }) => {
       const decoded = [];
       for (let i = 0; i < n; i++) decoded.push((await cc2d.detect(pixels)).milliseconds);
       out[backend] = { ready, first, median: median(times), decodedMedian: median(decoded), n, adapter: cc2d.adapter };
+      if (fineTune) {
+        const image = async (id) => new Uint8Array(await (await fetch(`/data/isbi2015/images/${id}.jpg`)).arrayBuffer());
+        await cc2d.setTemplate(await image("001"), landmarks, { spacingMm: 0.1 });
+        const queries = await Promise.all(["152", "153", "154"].map(image));
+        await cc2d.match(queries[0]); // the extractor loaded and its shaders compiled
+        let t = performance.now();
+        await cc2d.pseudoLabel(queries);
+        out[backend].pseudoLabelSeconds = (performance.now() - t) / 1000 / queries.length;
+        const stepTimes = [];
+        t = performance.now();
+        await cc2d.fineTune([], { epochs: 3, onProgress: () => stepTimes.push(-t + (t = performance.now())) });
+        out[backend].fineTuneStepSeconds = stepTimes.map((s) => s / 1000);
+      }
       await cc2d.dispose();
     }
     return out;
-  }, runs);
+  }, { runs, fineTune, landmarks: isbiTemplate() });
   console.log(`image: ${DATA}/isbi2015/images/151.jpg (1935×2400 JPEG), detect = decode + preprocess + forward + voting`);
   for (const [backend, v] of Object.entries(r)) {
     console.log(
       `Chromium ${backend.padEnd(6)}: ${v.median.toFixed(0).padStart(6)} ms/image (median of ${v.n}; first call ${v.first.toFixed(0)} ms; create + weights ${v.ready.toFixed(0)} ms); on decoded pixels ${v.decodedMedian.toFixed(0)} ms${v.adapter ? `; adapter ${v.adapter.vendor} ${v.adapter.architecture}` : ""}`,
     );
+    if (v.fineTuneStepSeconds) {
+      const steps = v.fineTuneStepSeconds.map((x) => x.toFixed(1)).join(", ");
+      console.log(`  one-shot on ${backend}: SSL pseudo-labelling ${v.pseudoLabelSeconds.toFixed(2)} s/image; fine-tuning ${steps} s per step (batch 3 + template; the first includes setting up the trainer)`);
+    }
   }
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(r, null, 1));
 });

@@ -408,13 +408,15 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
   });
 });
 
-test("the one-shot method in the page: template, match, pseudo-labels, fine-tune lowers the loss, export and reload", { timeout: 600_000 }, async (t) => {
+test("the one-shot method in the page: template, match, pseudo-labels, fine-tune lowers the loss, export and reload; cancel mid-epoch and resume to the uncancelled weights", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   await withPage({ packageDir }, async ({ page }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async (landmarks) => {
       const { Cc2d } = await import("cc2d");
       const bytes = async (id) => new Uint8Array(await (await fetch(`/data/isbi2015/images/${id}.jpg`)).arrayBuffer());
+      const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
+      const maxShift = (a, b) => Math.max(...a.map((p, i) => Math.hypot(p.x - b[i].x, p.y - b[i].y)));
       const cc2d = await Cc2d.create({ backend: "cpu" });
       await cc2d.setTemplate(await bytes("001"), landmarks, { spacingMm: 0.1, name: "001.jpg" });
       const matched = await cc2d.match(await bytes("151"), { name: "151.jpg" });
@@ -428,6 +430,32 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
       const third = await Cc2d.create({ backend: "cpu", weights: await reloaded.exportWeights() });
       const thirdFound = await third.detect(query, { name: "151.jpg" });
       const reexportedSame = thirdFound.landmarks.every((l, i) => l.x === again.landmarks[i].x && l.y === again.landmarks[i].y);
+      // Cancel mid-epoch and resume: two engines with the same weights and training set, one
+      // run straight through, one cancelled after its first step and resumed. The resumed run
+      // must end at the same weights (same batches, same augmentation draws).
+      const resume = {};
+      const four = await Promise.all(["152", "153", "154", "155"].map(bytes));
+      resume.nothing = await message(third.fineTune([], { resume: true }));
+      for (const engine of [reloaded, third]) {
+        await engine.setTemplate(await bytes("001"), landmarks, { spacingMm: 0.1, name: "001.jpg" });
+        await engine.pseudoLabel(four.map((b) => b.slice()));
+      }
+      resume.straight = await reloaded.fineTune([], { epochs: 2 });
+      const straight = await reloaded.detect(query, { name: "151.jpg" });
+      const stop = new AbortController();
+      const steps = [];
+      resume.cancelled = await message(third.fineTune([], { epochs: 2, signal: stop.signal, onProgress: (p) => { steps.push(p.step); stop.abort(); } }));
+      resume.untouched = maxShift((await third.detect(query, { name: "151.jpg" })).landmarks, thirdFound.landmarks);
+      resume.withImages = await message(third.fineTune([four[0]], { resume: true }));
+      resume.resumed = await third.fineTune([], { resume: true, onProgress: (p) => steps.push(p.step) });
+      resume.steps = steps;
+      resume.shift = maxShift((await third.detect(query, { name: "151.jpg" })).landmarks, straight.landmarks);
+      resume.moved = maxShift(straight.landmarks, thirdFound.landmarks);
+      // A cancelled run is dropped when the training set changes.
+      const stop2 = new AbortController();
+      await message(third.fineTune([], { epochs: 1, signal: stop2.signal, onProgress: () => stop2.abort() }));
+      await third.pseudoLabel([await bytes("156")]);
+      resume.afterChange = await message(third.fineTune([], { resume: true }));
       await third.dispose();
       // Aborting leaves the detector as it was.
       const controller = new AbortController();
@@ -436,7 +464,7 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
         .then(() => "finished", (e) => `${e.name} ${e.code}`);
       const unchanged = await cc2d.detect(query, { name: "151.jpg" });
       await Promise.all([cc2d.dispose(), reloaded.dispose()]);
-      return { matched, tuned, progress, weightBytes: weights.byteLength, reexportedSame, after, again, aborted, unchanged };
+      return { matched, tuned, progress, weightBytes: weights.byteLength, reexportedSame, after, again, aborted, unchanged, resume };
     }, isbiTemplate());
     t.diagnostic(`fine-tune epoch losses: ${r.tuned.epochLosses.map((l) => l.toFixed(4)).join(" → ")}; weights ${r.weightBytes} bytes`);
     assert.equal(r.matched.landmarks.length, 19);
@@ -455,10 +483,23 @@ test("the one-shot method in the page: template, match, pseudo-labels, fine-tune
     assert.ok(r.reexportedSame, "weights exported again from the reloaded detector detect exactly the same");
     assert.equal(r.aborted, "AbortError CC2D_ABORTED");
     assert.ok(maxDistance(r.unchanged.landmarks, r.after.landmarks) < 1e-9, "an aborted fine-tune leaves the detector as it was");
+    const { resume } = r;
+    t.diagnostic(`cancel after step 1 of 4, resume: steps reported ${resume.steps.join(", ")}; landmarks vs the uncancelled run ${resume.shift.toExponential(1)} px (the run itself moved them ${resume.moved.toFixed(2)} px)`);
+    assert.match(resume.nothing, /^CC2D_NOT_READY .*no cancelled fine-tuning/);
+    assert.match(resume.cancelled, /^CC2D_ABORTED /);
+    assert.ok(resume.untouched < 1e-9, "a cancelled fine-tune leaves the detector as it was");
+    assert.match(resume.withImages, /^CC2D_BAD_INPUT .*no images with resume/);
+    assert.deepEqual(resume.steps, [1, 2, 3, 4], "the resumed run goes on from step 2 of 4");
+    assert.equal(resume.resumed.steps, 4);
+    assert.equal(resume.resumed.epochLosses.length, 2);
+    assert.equal(resume.straight.epochLosses.length, 2);
+    assert.ok(resume.moved > 0.01, "the fine-tuning moved the landmarks");
+    assert.ok(resume.shift < 1e-6, `the resumed run ends where the uncancelled one does (${resume.shift} px apart)`);
+    assert.match(resume.afterChange, /^CC2D_NOT_READY /, "new pseudo-labels drop the cancelled run");
   });
 });
 
-test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned; no duplicates; few-shot templates, trained on; a corrected pseudo-label becomes a label", { timeout: 600_000 }, async (t) => {
+test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned; no duplicates; few-shot templates, trained on; a corrected pseudo-label becomes a label; images of very different sizes; a bundle of another landmark set", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   const labels = (id) => {
     const read = (who) => readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/${id}.txt`), "utf8").trim().split("\n").slice(0, 19).map((l) => l.split(",").map(Number));
@@ -468,7 +509,7 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
   };
   await withPage({ packageDir }, async ({ page }) => {
     await page.goto(`${ORIGIN}/blank.html`);
-    const r = await page.evaluate(async ({ t001, t002, t003 }) => {
+    const r = await page.evaluate(async ({ t001, t002, t003, t19 }) => {
       const { Cc2d } = await import("cc2d");
       const message = (p) => p.then(() => "resolved", (e) => `${e.code} ${e.message}`);
       const bytes = async (id) => new Uint8Array(await (await fetch(`/data/isbi2015/images/${id}.jpg`)).arrayBuffer());
@@ -501,9 +542,42 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
       out.size.push(await cc2d.trainingSetSize());
       out.afterCorrection = (await cc2d.fineTune([], { epochs: 1 })).steps;
       out.otherPoints = await message(cc2d.addTemplate(a, t002.map((l, i) => ({ ...l, name: `P${i}` }))));
+      out.noLandmarks = await message(cc2d.setTemplate(template, []));
+      // Images of very different sizes in one training set: the radiograph at a quarter of its
+      // side and a wide strip of it (each resized to the detector's input on its own).
+      const drawn = async (source, width, height, sx = 0, sy = 0, sw, sh) => {
+        const bitmap = await createImageBitmap(new Blob([source]));
+        const canvas = Object.assign(document.createElement("canvas"), { width, height });
+        canvas.getContext("2d").drawImage(bitmap, sx, sy, sw ?? bitmap.width, sh ?? bitmap.height, 0, 0, width, height);
+        return canvas.getContext("2d").getImageData(0, 0, width, height);
+      };
+      const small = await drawn(b, 484, 600);
+      const strip = await drawn(a, 1935, 700, 0, 200, 1935, 700);
+      await cc2d.clearTrainingSet();
+      await cc2d.fineTune([small, strip, a], { epochs: 1 });
+      out.mixedSize = await cc2d.trainingSetSize();
+      out.onSmall = (await cc2d.detect(small)).landmarks;
+      out.onStrip = (await cc2d.detect(strip)).landmarks;
+      // A model bundle of this 3-point set: it detects its own points; a template of 19 points
+      // (another landmark set) leaves it without a detector for them and says so; its weights
+      // refused by an engine of the 19 ISBI points, which goes on detecting as before.
+      const bundle = await cc2d.exportModel({ name: "3 points" });
       await cc2d.dispose();
+      const three = await Cc2d.create({ backend: "cpu", model: bundle });
+      out.bundleNames = (await three.detect(a)).landmarks.map((l) => l.name);
+      await three.setTemplate(template, t19);
+      out.bundleOtherSet = await message(three.detect(a));
+      await three.dispose();
+      const isbi = await Cc2d.create({ backend: "cpu" });
+      await isbi.setTemplate(template, t19);
+      const before = (await isbi.detect(a)).landmarks;
+      const threeWeights = await (await Cc2d.create({ backend: "cpu", model: bundle })).exportWeights();
+      out.otherSetWeights = await message(isbi.loadWeights(threeWeights));
+      const after = (await isbi.detect(a)).landmarks;
+      out.stillDetects = Math.max(...after.map((p, i) => Math.hypot(p.x - before[i].x, p.y - before[i].y)));
+      await isbi.dispose();
       return out;
-    }, { t001: labels("001"), t002: labels("002"), t003: labels("003") });
+    }, { t001: labels("001"), t002: labels("002"), t003: labels("003"), t19: isbiTemplate() });
     t.diagnostic(`3 own landmarks on 002 after 2 fine-tunes of 1 epoch: ${r.found.map((l) => `${l.name} (${l.x.toFixed(0)}, ${l.y.toFixed(0)})`).join(", ")}`);
     assert.match(r.oneLandmark, /^CC2D_LANDMARK_COUNT /);
     assert.match(r.untrained, /^CC2D_NOT_READY .*3 landmarks.*fine-tune/);
@@ -515,6 +589,15 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
     assert.deepEqual(r.twoTemplates.map((l) => l.name), ["S", "N", "Me"]);
     assert.ok(maxDistance(r.oneTemplate, r.twoTemplates) > 0, "a second template changes the matches");
     assert.match(r.otherPoints, /^CC2D_LANDMARK_COUNT .*must label the template's landmarks/);
+    assert.match(r.noLandmarks, /^CC2D_LANDMARK_COUNT /);
+    assert.equal(r.mixedSize, 3, "a quarter-size image, a wide strip and the full radiograph train together");
+    const inside = (points, w, h) => points.every((l) => l.x >= 0 && l.x < w && l.y >= 0 && l.y < h);
+    assert.ok(inside(r.onSmall, 484, 600) && inside(r.onStrip, 1935, 700), "detections lie inside each image, whatever its size");
+    assert.deepEqual(r.bundleNames, ["S", "N", "Me"]);
+    assert.match(r.bundleOtherSet, /^CC2D_NOT_READY .*no detector for the template's 19 landmarks yet/);
+    t.diagnostic(`3-point weights into a 19-point engine: ${r.otherSetWeights}`);
+    assert.match(r.otherSetWeights, /^CC2D_LANDMARK_COUNT .*weights trained for 3 landmarks/);
+    assert.ok(r.stillDetects < 1e-9, "the refused weights change nothing");
   });
 });
 
@@ -1040,7 +1123,7 @@ test("the tracing app with the keyboard alone (open, select, nudge, undo, redo, 
   });
 });
 
-test("the one-shot app: own landmarks placed by clicks, named, reordered, deleted; pseudo-labels graded, one corrected and labelled; fine-tune, detect, keep the model, reload, load it", { timeout: 600_000 }, async (t) => {
+test("the one-shot app: own landmarks placed by clicks, named, reordered, deleted; pseudo-labels graded, one corrected and labelled; fine-tune, cancel, resume, detect, keep the model, reload, load it", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   const truth = (id) => {
     const read = (who) => readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/${id}.txt`), "utf8").trim().split("\n").slice(0, 19).map((l) => l.split(",").map(Number));
@@ -1111,11 +1194,22 @@ test("the one-shot app: own landmarks placed by clicks, named, reordered, delete
     assert.match(await statusText(), new RegExp(`${id}\\.jpg is labelled`));
     assert.match((await cards()).find((c) => c.index === graded[0].index).text, /labelled/);
 
-    // 3. Fine-tune one epoch, with progress.
-    await page.fill("#epochs", "1");
+    // 3. Fine-tune three epochs with progress; cancel after the first step (the worker hears
+    // the cancel between steps), then resume to the end.
+    await page.fill("#epochs", "3");
     await page.click("#train");
+    await page.waitForFunction(() => /step 1 of 3/.test(document.querySelector("#train-progress").textContent), null, { timeout: 120_000 });
+    await page.click("#train-cancel");
     await idle();
-    assert.match(await page.textContent("#train-progress"), /^done: 1 epochs, 1 steps; loss per epoch \d/);
+    const cancelled = await page.textContent("#train-progress");
+    t.diagnostic(`fine-tuning ${cancelled}`);
+    assert.match(cancelled, /^cancelled after step [12] of 3$/);
+    assert.match(await statusText(), /cancelled: the detector is as it was\. Resume continues/);
+    assert.ok(await page.isVisible("#train-resume"), "Resume is offered");
+    await page.click("#train-resume");
+    await idle();
+    assert.match(await page.textContent("#train-progress"), /^done: 3 epochs, 3 steps; loss per epoch \d/);
+    assert.ok(!(await page.isVisible("#train-resume")), "nothing left to resume");
 
     // 4. Detect on 004, keep the model, reload, load it, detect again.
     await page.setInputFiles("#detect-file", join(DATA, "isbi2015/images/004.jpg"));
