@@ -147,6 +147,15 @@ fn ssl_and_tpl_commands_run_end_to_end() {
         "2",
     ]));
     assert!(out.contains("2 pseudo-labelled images") && out.contains("epoch 1 mean loss"), "{out}");
+    // Continued as the page's fineTune continues a detector: its own schedule, from the epoch
+    // its training ended (1), two more; not without the detector to continue.
+    let continued = ["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "2", "--run", &path("tpl-more")];
+    let out = ok(cc2d(&[&continued[..], &["--init-weights", &path("tpl/model.bpk"), "--continue-training"]].concat()));
+    assert!(out.contains("continued from epoch 1") && out.contains("epoch 3 mean loss") && !out.contains("epoch 1 mean loss"), "{out}");
+    let log = std::fs::read_to_string(path("tpl-more/log.csv")).unwrap();
+    assert_eq!(log.lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect::<Vec<_>>(), ["2", "3"], "{log}");
+    let o = cc2d(&[&continued[..], &["--continue-training"]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--init-weights"), "{}", String::from_utf8_lossy(&o.stderr));
     let out =
         ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk"), "-o", &path("det.csv"), "--json", &path("det.json")]));
     assert!(out.lines().any(|l| l.starts_with("all")), "{out}");

@@ -201,7 +201,9 @@ impl TplTrainer {
 /// Trains on pseudo-labelled images plus the template, epoch by epoch, with a checkpoint in
 /// `run` after each. `start`, when given, is the detector to continue from (a second round
 /// on its own relabelling); `encoder`, when given, initialises the detector's encoder (e.g.
-/// from the SSL extractor).
+/// from the SSL extractor). A new run begins at schedule epoch `first_epoch` (0, or where a
+/// continued detector's training ended, as the page's `fineTune` continues it); a resumed
+/// run goes on from its checkpoint.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &TplConfig,
@@ -209,6 +211,7 @@ pub fn train(
     template: &LabelledImage,
     start: Option<Detector>,
     encoder: Option<VggEncoder>,
+    first_epoch: usize,
     device: &Device,
     run: &RunDir,
     mut on_step: impl FnMut(&StepReport),
@@ -217,6 +220,7 @@ pub fn train(
     check_training_set(config, pseudo_labelled, template)?;
     let (model, optimizer) = trainable(config, start, encoder, device);
     let (model, optimizer, mut state) = run.resume_or_start(config, model, optimizer)?;
+    state.epochs_done = state.epochs_done.max(first_epoch);
     let mut trainer = TplTrainer::new(config.clone(), model, optimizer, template.clone(), state.epochs_done);
     for epoch in state.epochs_done..config.epochs {
         let started = Instant::now();

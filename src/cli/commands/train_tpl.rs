@@ -37,6 +37,11 @@ pub struct Args {
     /// relabelling of the images as pseudo-labels).
     #[arg(long, conflicts_with = "ssl_weights")]
     init_weights: Option<PathBuf>,
+    /// Continue the --init-weights detector where its training ended, as the page's
+    /// `fineTune` does: its own configuration and learning-rate schedule, --epochs (default
+    /// 3) more epochs, a fresh optimiser.
+    #[arg(long, requires = "init_weights", conflicts_with_all = ["learning_rate", "lr_step_epochs", "lr_decay", "weight_decay", "drop_worst"])]
+    continue_training: bool,
     /// Override the preset's initial learning rate (e.g. lower for a second round).
     #[arg(long)]
     learning_rate: Option<f64>,
@@ -67,8 +72,9 @@ pub enum Start {
     /// The encoder from trained SSL extractor weights (the paper starts from ImageNet VGG19,
     /// which we cannot get).
     SslEncoder(Weights),
-    /// A trained detector (a second round).
-    Detector(PathBuf),
+    /// A trained detector (a second round), its training begun at this schedule epoch (0;
+    /// or, continued, where its training ended).
+    Detector(PathBuf, usize),
 }
 
 impl Start {
@@ -76,7 +82,8 @@ impl Start {
         match self {
             Self::Scratch => "scratch".into(),
             Self::SslEncoder(w) => w.to_string(),
-            Self::Detector(p) => p.display().to_string(),
+            Self::Detector(p, 0) => p.display().to_string(),
+            Self::Detector(p, epoch) => format!("{}, continued from epoch {epoch}", p.display()),
         }
     }
 }
@@ -96,8 +103,17 @@ pub fn run(a: Args) -> Result<()> {
     }
     config.lr_decay = a.lr_decay;
     config.weight_decay = a.weight_decay;
+    if a.continue_training
+        && let Some(path) = &a.init_weights
+    {
+        let device = cc2d::model::device(a.model.device)?;
+        config = TplDetector::load(path, a.model.preset, Some(setup.template.landmarks.len()), &device)?.config().clone();
+        let first_epoch = config.epochs;
+        config.epochs += a.epochs.unwrap_or(3);
+        return train_detector(&setup, &a.pseudo_labels, &config, a.model, &Start::Detector(path.clone(), first_epoch), &a.run, a.curve).map(drop);
+    }
     let start = match (a.init_weights, a.ssl_weights) {
-        (Some(detector), _) => Start::Detector(detector),
+        (Some(detector), _) => Start::Detector(detector, 0),
         (None, Some(ssl)) => Start::SslEncoder(Weights::File(ssl)),
         (None, None) => Start::Scratch,
     };
@@ -128,8 +144,8 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
     bar.finish_and_clear();
     let template = labelled(&setup.template_path, &setup.template.points())?;
     let device = cc2d::model::device(device)?;
-    let (start_model, encoder) = match start {
-        Start::Scratch => (None, None),
+    let (start_model, encoder, first_epoch) = match start {
+        Start::Scratch => (None, None, 0),
         Start::SslEncoder(weights) => {
             let (bytes, name) = weights.read()?;
             let (ssl, ssl_config) = SslModel::from_bytes(bytes, &name, preset, &device)?;
@@ -137,14 +153,14 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
             if e.encoder_widths != config.detector.encoder_widths || e.encoder_depths != config.detector.encoder_depths {
                 bail!("{weights}: the SSL extractor's encoder differs from the detector's: cannot initialise from it");
             }
-            (None, Some(ssl.image_encoder()))
+            (None, Some(ssl.image_encoder()), 0)
         }
-        Start::Detector(path) => {
+        Start::Detector(path, first_epoch) => {
             let detector = TplDetector::load(path, preset, Some(k), &device)?;
             if detector.config().detector != config.detector {
                 bail!("{}: a detector of another configuration than the {preset} preset", path.display());
             }
-            (Some(detector.model().clone()), None)
+            (Some(detector.model().clone()), None, *first_epoch)
         }
     };
     let samples = setup.dataset.split("train").unwrap_or_else(|_| setup.dataset.samples.iter().collect());
@@ -159,7 +175,7 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
         start.describe(),
         run.display()
     );
-    let bar = training_progress(images.len().div_ceil(config.batch_size) * config.epochs);
+    let bar = training_progress(images.len().div_ceil(config.batch_size) * (config.epochs - first_epoch.min(config.epochs)));
     let run = RunDir(run.to_path_buf());
     cc2d::tpl::train::train(
         config,
@@ -167,6 +183,7 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
         &template,
         start_model,
         encoder,
+        first_epoch,
         &device,
         &run,
         |s| show_step(&bar, s),
