@@ -459,7 +459,7 @@ export class Cc2d {
         this.#engine.finishFineTune(false); // a cancelled run not resumed is dropped
         const perEpoch = this.#engine.stepsPerEpoch();
         if (perEpoch === 0) throw fail("CC2D_NOT_READY", "cc2d: nothing to fine-tune on: give images, or call pseudoLabel first");
-        run = { done: 0, perEpoch, epochs: 3, epochLosses: [], sum: 0, seconds: 0 };
+        run = { done: 0, perEpoch, epochs: 3, epochLosses: [], sum: 0 };
       }
       if (epochs !== undefined) run.epochs = epochs;
       const total = run.perEpoch * run.epochs;

@@ -89,9 +89,7 @@ impl ConvBlock {
                 bias[c] = (bias[c] - mean[c]) * scale + beta[c];
             }
         }
-        let input = values(x.clone());
-        let (out, shape) = cpu::conv_same(&input, x.dims(), &weight, conv.weight.dims(), conv.dilation, &bias);
-        Some(Tensor::from_data(TensorData::new(out, shape), &x.device()))
+        cpu_kernel(x, |input, dims| cpu::conv_same(input, dims, &weight, conv.weight.dims(), conv.dilation, &bias))
     }
 }
 
@@ -341,7 +339,9 @@ fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// indices) and 2× bilinear upsampling an order of magnitude slower than these loops, a third
 /// of the detector's forward (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `None`:
 /// Burn's own ops, with gradients.
-fn cpu_kernel(x: &Tensor<4>, kernel: CpuKernel) -> Option<Tensor<4>> {
+/// `kernel` takes `[B, C, H, W]` values in row-major order and gives the output values and
+/// shape.
+fn cpu_kernel(x: &Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> Option<Tensor<4>> {
     if !on_cpu_for_inference(x) {
         return None;
     }
@@ -359,9 +359,6 @@ fn on_cpu_for_inference(x: &Tensor<4>) -> bool {
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
 }
-
-/// A loop over `[B, C, H, W]` values in row-major order: the output values and shape.
-type CpuKernel = fn(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4]);
 
 /// The CPU loops behind [`cpu_kernel`] and [`ConvBlock`]'s CPU path.
 mod cpu {

@@ -175,7 +175,7 @@ pub fn train_detector(setup: &Setup, pseudo_labels: &Path, config: &TplConfig, m
         start.describe(),
         run.display()
     );
-    let bar = training_progress(images.len().div_ceil(config.batch_size) * (config.epochs - first_epoch.min(config.epochs)));
+    let bar = training_progress(images.len().div_ceil(config.batch_size) * (config.epochs - first_epoch));
     let run = RunDir(run.to_path_buf());
     cc2d::tpl::train::train(
         config,
