@@ -24,8 +24,13 @@ export interface CreateOptions {
    * points, spacing): instead of `weights`. The extractor stays the shipped one.
    */
   model?: WeightsSource;
-  /** Where `cc2d_bg.wasm` is served, when not beside the package's files. */
+  /** Where `cc2d_bg.wasm` (the inference module) is served, when not beside the package's files. */
   wasm?: URL | string;
+  /**
+   * Where `cc2d_train_bg.wasm` is served, when not beside the package's files: the training
+   * module, fetched only on the first `fineTune`.
+   */
+  trainingWasm?: URL | string;
   /**
    * Download progress of the wasm and the weights (the detector's continue after `create`
    * resolves; the extractor's come with the first `match` / `pseudoLabel` / `fineTune`).
@@ -83,7 +88,8 @@ export declare function loadModel(name: string): Promise<Uint8Array>;
 export declare function deleteModel(name: string): Promise<boolean>;
 
 export interface LoadProgress {
-  file: "wasm" | "detector" | "extractor";
+  /** "training": the training module, fetched on the first `fineTune`. */
+  file: "wasm" | "training" | "detector" | "extractor";
   loaded: number;
   /** Bytes in all, or null when the server does not say. */
   total: number | null;
@@ -251,7 +257,7 @@ export declare class Cc2d {
   readonly backend: "webgpu" | "cpu" | "disposed";
   /** What the model bundle it was created from says, or null. */
   readonly model: ModelInfo | null;
-  /** Bytes of the page's (or worker's) wasm memory, which grows and never shrinks: a diagnostic for leaks. */
+  /** Bytes of the page's (or worker's) wasm memories (the inference module's, and the training module's once loaded), which grow and never shrink: a diagnostic for leaks. */
   readonly wasmMemoryBytes: number;
 }
 export interface Cc2d extends Cc2dMethods {}

@@ -1,6 +1,9 @@
 // cc2d: one-shot landmark detection in the browser. This file wraps the wasm engine
 // (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
-// images, fetches weights lazily, runs one call at a time, and reports progress.
+// images, fetches weights lazily, runs one call at a time, and reports progress. The engine
+// comes in two modules: inference (detection, matching, pseudo-labelling), loaded by
+// `create`, and training (the same engine plus fine-tuning, wasm/cc2d_train.js), loaded on
+// the first `fineTune`, which then takes over the engine's state.
 import init, { Engine, Image, rankTemplates } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
 import { fail } from "./errors.js";
@@ -24,18 +27,25 @@ export const DEFAULT_WEIGHTS = Object.freeze({
 export const MAX_SIDE = 16384;
 
 let wasmReady = null;
-/** The wasm instance's linear memory (for `wasmMemoryBytes`). @type {WebAssembly.Memory | null} */
+/** The wasm instances' linear memories (for `wasmMemoryBytes`). @type {WebAssembly.Memory | null} */
 let wasmMemory = null;
+/** @type {WebAssembly.Memory | null} */
+let trainingMemory = null;
+/** The inference module's classes; the training module's are the same, in its own glue. */
+const INFERENCE = { Engine, Image };
 
 /**
  * The WebAssembly module. Like the weights above, a literal `new URL("./…", import.meta.url)`,
  * so that bundlers (Vite, webpack 5) find the file, emit it and rewrite the URL.
  */
 const WASM = new URL("./wasm/cc2d_bg.wasm", import.meta.url);
+/** The training module, fetched on the first `fineTune` (a literal URL too, for bundlers). */
+const TRAINING_WASM = new URL("./wasm/cc2d_train_bg.wasm", import.meta.url);
 
 /** The package's own files that are fetched at run time, by URL (as bundled) → their SHA-256 (manifest.js). */
 const KNOWN = new Map([
   [WASM.href, FILES["wasm/cc2d_bg.wasm"]],
+  [TRAINING_WASM.href, FILES["wasm/cc2d_train_bg.wasm"]],
   [DEFAULT_WEIGHTS.detector.href, FILES["weights/tpl-small.bpk"]],
   [DEFAULT_WEIGHTS.extractor.href, FILES["weights/ssl-small.bpk"]],
 ]);
@@ -48,12 +58,17 @@ async function sha256(bytes) {
   return btoa(String.fromCharCode(...digest));
 }
 
+/** @param {"wasm" | "training" | "detector" | "extractor"} file */
+function fileLabel(file) {
+  return file === "wasm" ? "WebAssembly module" : file === "training" ? "training module (WebAssembly)" : `${file} weights`;
+}
+
 /**
  * Fetches `url` with progress, through the Cache API when `cache` (and the context has it).
  * The package's own files are checked against their hash: a corrupted cached copy is
  * dropped and fetched again, a corrupted download refused.
  * @param {URL} url
- * @param {"wasm" | "detector" | "extractor"} file
+ * @param {"wasm" | "training" | "detector" | "extractor"} file
  * @param {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} options
  */
 async function download(url, file, { onProgress, cache = true }) {
@@ -72,9 +87,9 @@ async function download(url, file, { onProgress, cache = true }) {
   try {
     response = await fetch(url);
   } catch (e) {
-    throw fail("CC2D_FETCH", `cc2d: could not fetch the ${file === "wasm" ? "WebAssembly module" : `${file} weights`} from ${url}: ${e instanceof Error ? e.message : e}`);
+    throw fail("CC2D_FETCH", `cc2d: could not fetch the ${fileLabel(file)} from ${url}: ${e instanceof Error ? e.message : e}`);
   }
-  if (!response.ok) throw fail("CC2D_FETCH", `cc2d: could not fetch the ${file === "wasm" ? "WebAssembly module" : `${file} weights`} from ${url}: HTTP ${response.status}`);
+  if (!response.ok) throw fail("CC2D_FETCH", `cc2d: could not fetch the ${fileLabel(file)} from ${url}: HTTP ${response.status}`);
   const length = Number(response.headers.get("content-length"));
   const total = Number.isFinite(length) && length > 0 ? length : null;
   const chunks = [];
@@ -100,6 +115,26 @@ async function download(url, file, { onProgress, cache = true }) {
   await store?.put(url.href, new Response(bytes, { headers: { "content-type": response.headers.get("content-type") ?? "application/octet-stream" } })).catch(() => {});
   return bytes;
 }
+
+/**
+ * Loads and instantiates the training module once per page or worker: its JS glue (a
+ * dynamic import, which bundlers split off) and its wasm.
+ */
+function loadTrainingWasm(wasmUrl, options) {
+  const url = wasmUrl instanceof URL ? wasmUrl : wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : TRAINING_WASM;
+  trainingReady ??= Promise.all([import("./wasm/cc2d_train.js"), download(url, "training", options)])
+    .then(async ([glue, bytes]) => {
+      trainingMemory = (await glue.default({ module_or_path: bytes })).memory;
+      return { Engine: glue.Engine, Image: glue.Image };
+    })
+    .catch((e) => {
+      trainingReady = null;
+      throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the training module: ${e.message ?? e}`);
+    });
+  return trainingReady;
+}
+/** @type {Promise<typeof INFERENCE> | null} */
+let trainingReady = null;
 
 /** Loads and instantiates the wasm module once per page or worker. */
 function loadWasm(wasmUrl, options) {
@@ -147,8 +182,9 @@ function checkSize(width, height, name) {
   }
 }
 
-/** Any supported image input → the engine's grey `Image`. */
-async function toImage(input, name) {
+/** Any supported image input → the engine's grey `Image`, in the engine's module (`wasm`). */
+async function toImage(input, name, wasm) {
+  const { Image } = wasm;
   if (input == null) throw fail("CC2D_BAD_IMAGE", "cc2d: no image given");
   if (isBytes(input)) return Image.fromEncoded(asUint8(input), name ?? "image");
   if (typeof Blob !== "undefined" && input instanceof Blob) {
@@ -214,6 +250,10 @@ function explain(e) {
  */
 export class Cc2d {
   #engine;
+  /** The module `#engine` belongs to: the inference module's, or the training module's once `fineTune` loaded it. */
+  #wasm = INFERENCE;
+  /** Where the training module is served (`create({ trainingWasm })`), else beside the package's files. @type {URL | string | undefined} */
+  #trainingWasm;
   #queue = Promise.resolve();
   #weights;
   /** @type {Error | null} */
@@ -245,7 +285,7 @@ export class Cc2d {
    * the .wasm file is served, default beside this file.
    * @param {import("./index.js").CreateOptions} [options]
    */
-  static async create({ backend = "auto", weights, model, wasm, onProgress, cache = true } = {}) {
+  static async create({ backend = "auto", weights, model, wasm, trainingWasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
     await loadWasm(wasm, loading);
     // A model bundle (exportModel): the detector's weights and what describes them.
@@ -270,6 +310,7 @@ export class Cc2d {
     const engine = await Engine.create(backend);
     const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
     const cc2d = new Cc2d(engine, sources, adapter, loading);
+    cc2d.#trainingWasm = trainingWasm;
     if (bundle) {
       cc2d.#model = bundle.info;
       cc2d.#templates = bundle.info.templates.map((t) => ({ ...t }));
@@ -289,7 +330,7 @@ export class Cc2d {
    * grows and never shrinks): a diagnostic, e.g. to see that repeated calls do not leak.
    */
   get wasmMemoryBytes() {
-    return wasmMemory?.buffer.byteLength ?? 0;
+    return (wasmMemory?.buffer.byteLength ?? 0) + (trainingMemory?.buffer.byteLength ?? 0);
   }
 
   /** The WebGPU adapter's info ({ vendor, architecture, device, description }), or null on the CPU. */
@@ -315,7 +356,7 @@ export class Cc2d {
    */
   setTemplate(image, landmarks, { spacingMm, name } = {}) {
     return this.#enqueue(async () => {
-      const img = await toImage(image, name ?? "template");
+      const img = await toImage(image, name ?? "template", this.#wasm);
       try {
         const json = templateJson(img, landmarks, name ?? "template", spacingMm);
         this.#engine.setTemplate(img, json);
@@ -338,7 +379,7 @@ export class Cc2d {
   addTemplate(image, landmarks, { name } = {}) {
     return this.#enqueue(async () => {
       const key = await contentKey(image);
-      const img = await toImage(image, name ?? "template");
+      const img = await toImage(image, name ?? "template", this.#wasm);
       try {
         const json = templateJson(img, landmarks, name ?? "template");
         this.#engine.addTemplate(img, json);
@@ -400,7 +441,7 @@ export class Cc2d {
       const descriptors = [];
       for (const [i, image] of images.entries()) {
         await checkpoint(signal);
-        const img = await toImage(image, undefined);
+        const img = await toImage(image, undefined, this.#wasm);
         try {
           descriptors.push(await this.#engine.adviceDescriptor(img));
         } finally {
@@ -451,6 +492,7 @@ export class Cc2d {
     if (images.length) await this.pseudoLabel(images, { signal, onProgress: (p) => onProgress?.({ phase: "pseudo-label", ...p }) });
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
+      await this.#trainable();
       let run = this.#cancelledRun;
       this.#cancelledRun = null;
       if (resume) {
@@ -481,7 +523,7 @@ export class Cc2d {
         this.#engine.finishFineTune(true);
       } catch (e) {
         if (/** @type {any} */ (e)?.code === "CC2D_ABORTED" && this.#engine) this.#cancelledRun = run;
-        else this.#engine?.finishFineTune(false);
+        else if (this.#engine?.canTrain) this.#engine.finishFineTune(false);
         throw e;
       }
       return { epochs: run.epochs, steps: total, epochLosses: run.epochLosses };
@@ -495,7 +537,7 @@ export class Cc2d {
    */
   decode(image, { name } = {}) {
     return this.#enqueue(async () => {
-      const img = await toImage(image, name);
+      const img = await toImage(image, name, this.#wasm);
       try {
         const rgba = img.toRgba();
         return new ImageData(new Uint8ClampedArray(/** @type {ArrayBuffer} */ (rgba.buffer), rgba.byteOffset, rgba.byteLength), img.width, img.height);
@@ -579,6 +621,30 @@ export class Cc2d {
     }
   }
 
+  /**
+   * Moves the engine into the training module (loaded now, once per page or worker) unless
+   * it is there already: the detector, templates and training set go over as they are, the
+   * extractor is loaded again from its source; the inference engine is freed.
+   */
+  async #trainable() {
+    if (this.#engine.canTrain) return;
+    const wasm = await loadTrainingWasm(this.#trainingWasm, this.#loading);
+    const engine = await wasm.Engine.create(this.#engine.backend);
+    try {
+      engine.importSession(this.#engine.exportSession());
+      if (this.#extractorLoaded) {
+        const source = this.#weights.extractor;
+        engine.loadExtractor(await weightBytes(source, "extractor", this.#loading), weightsName(source, "extractor"));
+      }
+    } catch (e) {
+      engine.free();
+      throw e;
+    }
+    this.#engine.free();
+    this.#engine = engine;
+    this.#wasm = wasm;
+  }
+
   async #loadExtractor() {
     if (this.#extractorLoaded) return;
     const source = this.#weights.extractor;
@@ -588,7 +654,7 @@ export class Cc2d {
 
   async #timed(image, name, run, scoreName) {
     const started = performance.now();
-    const img = await toImage(image, name);
+    const img = await toImage(image, name, this.#wasm);
     try {
       const detection = JSON.parse(await run(img));
       return {

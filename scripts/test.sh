@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: lint and types (rustfmt, clippy natively and for wasm, tsc over the npm
 # package), native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
-# tests in headless Chromium (WebGPU vs flex, shipped models in wasm vs native), then the npm
+# tests in headless Chromium (WebGPU vs flex, shipped models in wasm vs native; the training
+# module's features), then the npm
 # package built and packed, and its page-level tests (playwright-core: the tarball and the
 # demo in Chromium).
 # Needs: the wasm32 target, wasm-bindgen-cli matching Cargo.lock, chromium + chromedriver,
@@ -13,7 +14,9 @@ cd "$(dirname "$0")/.."
 echo "== lint: rustfmt, clippy (native and wasm, warnings are errors)"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
-cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib --test web -- -D warnings
+# Both browser modules: inference (`web`) and training (`web,train`), as build-pkg.sh builds them.
+cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
+cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web,train --lib --test web -- -D warnings
 
 echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node"
 node --test --test-reporter=spec tests/js/
@@ -25,7 +28,7 @@ echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || e
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
-cargo test --release --target wasm32-unknown-unknown --no-default-features --features web --test web -- --nocapture
+cargo test --release --target wasm32-unknown-unknown --no-default-features --features web,train --test web -- --nocapture
 
 echo "== npm package (pkg/) and its page-level browser tests"
 bash scripts/build-pkg.sh

@@ -7,7 +7,8 @@
 //! [`preprocess`] (resize, exact pixel mapping) → a [`Locator`]'s `maps` on the device (the
 //! [`baseline::ncc`] baseline, [`ssl::matching`] against the template, or the [`tpl::detect`]
 //! detector; [`model`] holds the Burn modules) → its `decode` on the CPU → original pixels →
-//! [`metrics`]. Training lives in [`ssl::train`] and [`tpl::train`].
+//! [`metrics`]. Training lives in `ssl::train` and `tpl::train` (the `train` feature: autodiff
+//! and the optimiser, which detection and matching do without).
 
 pub mod baseline;
 pub mod config;
@@ -34,4 +35,6 @@ pub use locate::{Locator, ReadBack};
 pub use ssl::SslModel;
 pub use ssl::matching::SslMatcher;
 pub use tpl::detect::TplDetector;
-pub use tpl::train::{LabelledImage, TplTrainer};
+#[cfg(feature = "train")]
+pub use tpl::train::TplTrainer;
+pub use tpl::training_set::LabelledImage;

@@ -5,20 +5,27 @@
 //! epochs done, seconds spent) and `log.csv` (one line per epoch).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "train")]
+use std::path::PathBuf;
 use std::time::Instant;
 
+#[cfg(feature = "train")]
 use burn::module::Module;
+#[cfg(feature = "train")]
 use burn::optim::ModuleOptimizer;
+#[cfg(feature = "train")]
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+#[cfg(feature = "train")]
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+#[cfg(feature = "train")]
 use crate::model::weights;
 
 /// Reported after every optimisation step (to the CLI's progress bar, and as JSON to the
@@ -66,8 +73,11 @@ pub fn step_schedule(initial: f64, factor: f64, every: usize, epoch: usize) -> f
     initial * factor.powi((epoch / every.max(1)) as i32)
 }
 
+/// A training run's folder (the `train` feature).
+#[cfg(feature = "train")]
 pub struct RunDir(pub PathBuf);
 
+#[cfg(feature = "train")]
 impl RunDir {
     pub fn model(&self) -> PathBuf {
         self.0.join("model.bpk")
@@ -118,6 +128,7 @@ impl RunDir {
 
 /// A configuration with every `epochs` field removed: what must match for a run to resume.
 /// The learning-rate schedules depend on the epoch reached, never on the planned total.
+#[cfg(feature = "train")]
 fn run_identity<C: Serialize>(config: &C) -> serde_json::Value {
     fn strip(v: &mut serde_json::Value) {
         if let serde_json::Value::Object(map) = v {

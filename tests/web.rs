@@ -152,6 +152,48 @@ async fn bad_input_is_refused_with_a_message_a_web_developer_can_act_on() {
     assert!(m.contains("no detector weights loaded") && code == "CC2D_NOT_READY", "{code}: {m}");
 }
 
+/// What `fineTune` does when it loads the training module: the engine's detector, templates
+/// and training set exported and imported into a new engine, which then detects, matches
+/// and trains as the first would have; a damaged session is refused and changes nothing.
+#[cfg(cc2d_data)]
+#[wasm_bindgen_test]
+async fn an_engines_session_moves_into_another_engine_unchanged() {
+    use cc2d::io::landmarks::Detection;
+    use cc2d::web::{Image, Rejection, yield_to_event_loop};
+    // On the CPU backend every call runs to its end at once: turns of the event loop between
+    // them keep the test driver's page responsive.
+    let template = common::isbi_template(real::SENIOR, real::JUNIOR, 1935, 2400).to_json();
+    let query = Image::from_encoded(real::QUERY, "151.jpg").unwrap();
+    let first = engine("cpu").await;
+    first.load_detector(real::TPL_WEIGHTS.to_vec(), "tpl-small.bpk").unwrap();
+    first.load_extractor(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap();
+    first.set_template(&Image::from_encoded(real::TEMPLATE, "125.jpg").unwrap(), &template).unwrap();
+    let pseudo: Detection = serde_json::from_str(&first.pseudo_label(&query).await.unwrap()).unwrap();
+    yield_to_event_loop().await;
+    let detected: Detection = serde_json::from_str(&first.detect(&query, false).await.unwrap()).unwrap();
+    let session = first.export_session().unwrap();
+    console_log!("session: {} bytes (template 1935×2400, one pseudo-labelled image, f32 detector)", session.len());
+    yield_to_event_loop().await;
+
+    let second = engine("cpu").await;
+    second.load_extractor(real::SSL_WEIGHTS.to_vec(), "ssl-small.bpk").unwrap();
+    second.import_session(&session).unwrap();
+    assert_eq!((second.training_set_size(), second.template_count(), second.landmark_names()), (1, 1, first.landmark_names()));
+    let again: Detection = serde_json::from_str(&second.detect(&query, false).await.unwrap()).unwrap();
+    assert_eq!(again, detected, "the moved detector detects as before");
+    yield_to_event_loop().await;
+    let matched: Detection = serde_json::from_str(&second.match_template(&query).await.unwrap()).unwrap();
+    assert_eq!(matched.points(), pseudo.points(), "the moved template matches as before");
+    yield_to_event_loop().await;
+
+    let code = |e: Rejection| js_sys::Reflect::get(&js_sys::Error::from(JsValue::from(e)), &"code".into()).ok().and_then(|c| c.as_string()).unwrap_or_default();
+    for damaged in [&session[..session.len() / 2], b"not a session".as_slice(), &[]] {
+        assert_eq!(code(second.import_session(damaged).unwrap_err()), "CC2D_BAD_INPUT");
+    }
+    let after: Detection = serde_json::from_str(&second.detect(&query, false).await.unwrap()).unwrap();
+    assert_eq!((after, second.training_set_size()), (detected, 1), "a refused session leaves the engine as it was");
+}
+
 /// Under CI the real-data browser test must run: fail if the build did not see the data.
 #[cfg(not(cc2d_data))]
 #[wasm_bindgen_test]

@@ -1,7 +1,7 @@
 // The app's service worker: keeps the app's own files and the package's scripts, so that
 // after one visit the app opens and detects with the network off. (The package keeps its
 // wasm and weights in its own Cache API store, checked by hash: they are not duplicated.)
-const CACHE = "cc2d-app-v1";
+const CACHE = "cc2d-app-v2";
 const SHELL = [
   "./",
   "index.html",
@@ -21,6 +21,8 @@ const SHELL = [
   "node_modules/cc2d/ceph.js",
   "node_modules/cc2d/tracing.js",
   "node_modules/cc2d/wasm/cc2d.js",
+  // The training module's glue (its wasm, like the other, in the package's own store once fetched).
+  "node_modules/cc2d/wasm/cc2d_train.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -15,7 +15,7 @@ use crate::io::dicom;
 pub const MAX_SIDE: u32 = 16_384;
 
 /// A decoded grey image, row-major, values in [0, 1].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GreyImage {
     pub width: u32,
     pub height: u32,

@@ -6,6 +6,7 @@ pub mod loss;
 pub mod matching;
 pub mod sampling;
 pub mod shape;
+#[cfg(feature = "train")]
 pub mod train;
 
 use burn::module::Module;

@@ -84,10 +84,10 @@ impl TplDetector {
         Self::from_bytes(bytes, &path.display().to_string(), preset, landmarks, device)
     }
 
-    /// The weights as shipped: f16, with the configuration, the landmark names and the
-    /// confidence calibration.
-    pub fn to_bytes(&self, names: &[String]) -> Result<Vec<u8>> {
-        weights::to_bytes(&self.model, true, &self.description(), &self.extra_metadata(names)?)
+    /// The weights with the configuration, the landmark names and the confidence
+    /// calibration: in f16 when `half` (as shipped), else f32.
+    pub fn to_bytes(&self, names: &[String], half: bool) -> Result<Vec<u8>> {
+        weights::to_bytes(&self.model, half, &self.description(), &self.extra_metadata(names)?)
     }
 
     /// [`Self::to_bytes`] to a file.

@@ -6,5 +6,7 @@ pub mod confidence;
 pub mod detect;
 pub mod loss;
 pub mod targets;
+#[cfg(feature = "train")]
 pub mod train;
+pub mod training_set;
 pub mod voting;

@@ -10,52 +10,15 @@ use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 
 use crate::config::TplConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::image::GreyImage;
-use crate::io::landmarks::Point;
 use crate::model::blocks::VggEncoder;
 use crate::model::detector::Detector;
-use crate::preprocess::preprocess;
 use crate::tpl::augment::augment;
 use crate::tpl::loss::detector_loss;
 use crate::tpl::targets::{Targets, disk_targets};
+pub use crate::tpl::training_set::{LabelledImage, check_training_set};
 use crate::training::{EpochRecord, RunDir, RunState, StepReport, batch_tensor, epoch_order, scalar};
-
-/// An image resized to the model's input with its landmarks in model pixels.
-#[derive(Clone, Debug)]
-pub struct LabelledImage {
-    pub image: GreyImage,
-    pub landmarks: Vec<Point>,
-}
-
-impl LabelledImage {
-    /// `image` resized to `side`², with `landmarks` (its original pixels) mapped along.
-    pub fn new(image: &GreyImage, landmarks: &[Point], side: u32) -> Self {
-        let input = preprocess(image, [side, side]);
-        Self { landmarks: landmarks.iter().map(|&p| input.frame.to_model(p)).collect(), image: input.image }
-    }
-}
-
-/// Checks that every training image has the model's input size and the detector's landmarks.
-pub fn check_training_set(config: &TplConfig, pseudo_labelled: &[LabelledImage], template: &LabelledImage) -> Result<()> {
-    let side = config.image_size;
-    let k = config.detector.landmarks;
-    for (i, l) in pseudo_labelled.iter().chain(std::iter::once(template)).enumerate() {
-        if l.image.width as usize != side || l.image.height as usize != side {
-            return Err(Error::Invalid(format!("training image {i} must be resized to {side}×{side}")));
-        }
-        if l.landmarks.len() != k {
-            return Err(Error::LandmarkCount { source_name: format!("training image {i}"), count: l.landmarks.len(), expected: k });
-        }
-        if l.landmarks.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
-            return Err(Error::Invalid(format!("training image {i} has a landmark that is not a finite number")));
-        }
-    }
-    if pseudo_labelled.is_empty() {
-        return Err(Error::Invalid("no pseudo-labelled images".into()));
-    }
-    Ok(())
-}
 
 /// One optimisation step on `batch` (pseudo-labelled images; the template is added), with
 /// augmentation drawn from `rng` when `augment_images`. Returns the updated model and the
@@ -243,6 +206,7 @@ pub fn train(
 mod tests {
     use super::*;
     use crate::config::TplConfig;
+    use crate::io::landmarks::Point;
     use crate::model::detector::DetectorConfig;
     use rand::SeedableRng;
 

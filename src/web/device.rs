@@ -39,6 +39,22 @@ pub async fn device_for(backend: &str) -> Result<(Device, &'static str), Rejecti
     }
 }
 
+/// Lets the page's event loop take a turn (a zero-delay timer). On WebGPU the launches of a
+/// network's kernels, with their shaders' compilation on first use, run synchronously on the
+/// calling thread until the read-back; between two such parts of one call this keeps the page
+/// (and a test driver polling it) responsive.
+pub async fn yield_to_event_loop() {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        match js_sys::Reflect::get(&global, &"setTimeout".into()).map(|f| f.dyn_into::<js_sys::Function>()) {
+            Ok(Ok(set_timeout)) => drop(set_timeout.call2(&global, &resolve, &0.into())),
+            _ => drop(resolve.call0(&wasm_bindgen::JsValue::UNDEFINED)),
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// Reads a tensor back to the page (asynchronously: a synchronous read would block WebGPU).
 /// A lost GPU device (destroyed, a driver reset, the GPU removed) surfaces here, as the
 /// read-back fails: it gets its own code, so that a page can start over.

@@ -1,10 +1,17 @@
 //! The engine the page drives: the detector, the extractor and the template on one device,
 //! the training set, and a fine-tuning in progress.
+//!
+//! Built twice: the inference module (detection, matching, pseudo-labelling) and, with the
+//! `train` feature, the training module (the same engine plus fine-tuning) that the package
+//! loads on the first `fineTune`, moving the engine's state over with `exportSession` /
+//! `importSession`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::config::{MatchingConfig, Preset, TplConfig};
@@ -14,13 +21,17 @@ use crate::locate::Locator;
 use crate::ssl::SslModel;
 use crate::ssl::matching::SslMatcher;
 use crate::tpl::detect::TplDetector;
-use crate::tpl::train::{LabelledImage, TplTrainer, trainable};
+#[cfg(feature = "train")]
+use crate::tpl::train::{TplTrainer, trainable};
+use crate::tpl::training_set::LabelledImage;
+#[cfg(feature = "train")]
 use crate::training::StepReport;
 use crate::web::Rejection;
-use crate::web::device::{device_for, read};
+use crate::web::device::{device_for, read, yield_to_event_loop};
 use crate::web::image::Image;
 
 /// A fine-tuning in progress, and the schedule epoch it began at (its reports count from 0).
+#[cfg(feature = "train")]
 struct FineTune {
     trainer: TplTrainer,
     first_epoch: usize,
@@ -37,7 +48,21 @@ struct State {
     matcher: Option<Rc<SslMatcher>>,
     /// The user's images with their pseudo-labels, at the detector's input size.
     training_set: Vec<LabelledImage>,
+    #[cfg(feature = "train")]
     fine_tune: Option<FineTune>,
+}
+
+/// What the page gave an engine, but for the extractor's weights (which the page holds):
+/// moved from the inference module's engine into the training module's (postcard bytes).
+/// The detector travels in f32 and the images as they are held, so the move changes nothing.
+#[derive(Serialize, Deserialize)]
+struct Session<'a> {
+    /// Burnpack bytes, f32.
+    detector: Option<Vec<u8>>,
+    /// The template and the added ones: image and template JSON (postcard cannot skip
+    /// fields, which the template's serde attributes do).
+    templates: Vec<(Cow<'a, GreyImage>, String)>,
+    training_set: Cow<'a, [LabelledImage]>,
 }
 
 impl State {
@@ -71,7 +96,10 @@ impl State {
 
     /// The training set changed or a detector was loaded: a fine-tuning starts again.
     fn reset_training(&mut self) {
-        self.fine_tune = None;
+        #[cfg(feature = "train")]
+        {
+            self.fine_tune = None;
+        }
     }
 }
 
@@ -213,7 +241,7 @@ impl Engine {
     /// (`{ image, width, height, landmarks: [{ name, x, y, score }] }`, original pixels).
     #[wasm_bindgen(js_name = "match")]
     pub async fn match_template(&self, image: &Image) -> Result<String, Rejection> {
-        let matcher = self.matcher()?;
+        let matcher = self.matcher_then_yield().await?;
         detection_json(image, &matcher.landmark_names(), locate(&*matcher, &image.image, &self.device).await?)
     }
 
@@ -231,7 +259,7 @@ impl Engine {
     #[wasm_bindgen(js_name = pseudoLabel)]
     pub async fn pseudo_label(&self, image: &Image) -> Result<String, Rejection> {
         let side = self.state.borrow().training_config()?.image_size as u32;
-        let matcher = self.matcher()?;
+        let matcher = self.matcher_then_yield().await?;
         let found = locate(&*matcher, &image.image, &self.device).await?;
         let points: Vec<Point> = found.iter().map(|&(p, _)| p).collect();
         let mut state = self.state.borrow_mut();
@@ -264,6 +292,7 @@ impl Engine {
     /// its training ended with). Resolves to the step's report as JSON
     /// (`{ epoch, step, stepsPerEpoch, loss, learningRate }`, epoch and step from 0). The
     /// result is used by `detect` only after `finishFineTune`.
+    #[cfg(feature = "train")]
     #[wasm_bindgen(js_name = fineTuneStep)]
     pub async fn fine_tune_step(&self, augment: bool) -> Result<String, Rejection> {
         let (pending, first_epoch) = {
@@ -307,12 +336,14 @@ impl Engine {
     /// Whether a fine-tuning was begun and neither finished nor dropped since: a cancelled one
     /// waits here, with its model, optimiser and place in the schedule, to be resumed by more
     /// `fineTuneStep`s (anything that changes the training set or the detector drops it).
+    #[cfg(feature = "train")]
     #[wasm_bindgen(getter, js_name = fineTuneInProgress)]
     pub fn fine_tune_in_progress(&self) -> bool {
         self.state.borrow().fine_tune.is_some()
     }
 
     /// Makes the fine-tuned detector the one `detect` uses (`keep`), or drops it.
+    #[cfg(feature = "train")]
     #[wasm_bindgen(js_name = finishFineTune)]
     pub fn finish_fine_tune(&self, keep: bool) -> Result<(), Rejection> {
         let mut state = self.state.borrow_mut();
@@ -337,11 +368,81 @@ impl Engine {
     pub fn export_detector(&self) -> Result<Vec<u8>, Rejection> {
         let names = self.landmark_names();
         let state = self.state.borrow();
-        Ok(state.detector()?.to_bytes(&names)?)
+        Ok(state.detector()?.to_bytes(&names, true)?)
+    }
+
+    /// Whether this is the training module's engine (it can `fineTuneStep`).
+    #[wasm_bindgen(getter, js_name = canTrain)]
+    pub fn can_train(&self) -> bool {
+        cfg!(feature = "train")
+    }
+
+    /// The detector, the templates and the training set, for `importSession` in another
+    /// engine (the training module's): everything but the extractor and a fine-tuning.
+    #[wasm_bindgen(js_name = exportSession)]
+    pub fn export_session(&self) -> Result<Vec<u8>, Rejection> {
+        let state = self.state.borrow();
+        let detector = state.detector.as_ref().map(|d| d.to_bytes(&d.landmark_names(), false)).transpose()?;
+        let templates = state.template.iter().chain(&state.more_templates).map(|(image, t)| (Cow::Borrowed(image), t.to_json())).collect();
+        let session = Session { detector, templates, training_set: Cow::Borrowed(&state.training_set) };
+        postcard::to_allocvec(&session).map_err(Rejection::internal)
+    }
+
+    /// Replaces this engine's detector, templates and training set with another engine's
+    /// (`exportSession`); the extractor stays. Checked as if given one by one.
+    #[wasm_bindgen(js_name = importSession)]
+    pub fn import_session(&self, bytes: &[u8]) -> Result<(), Rejection> {
+        let bad = |why: String| Rejection::from(crate::Error::Invalid(format!("not an engine session: {why}")));
+        let session: Session = postcard::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
+        let mut templates = Vec::with_capacity(session.templates.len());
+        for (image, json) in session.templates {
+            let image = image.into_owned();
+            if image.pixels.len() != image.width as usize * image.height as usize {
+                return Err(bad("an image's pixels do not fill it".into()));
+            }
+            let template = Template::from_json(&json, "the session's template")?;
+            template.check_image(&image)?;
+            templates.push((image, template));
+        }
+        let landmarks = templates.first().map(|(_, t)| t.landmarks.len());
+        let detector = match session.detector {
+            Some(bytes) => Some(Rc::new(TplDetector::from_bytes(bytes, "the session's detector", Preset::Small, landmarks, &self.device)?)),
+            None => None,
+        };
+        let training_set = session.training_set.into_owned();
+        if let Some(config) = detector.as_ref().map(|d| d.config()) {
+            let side = config.image_size as u32;
+            if training_set
+                .iter()
+                .any(|l| l.image.width != side || l.image.height != side || l.image.pixels.len() != (side * side) as usize || l.landmarks.len() != config.detector.landmarks)
+            {
+                return Err(bad(format!("a training image is not {side}×{side} with {} landmarks", config.detector.landmarks)));
+            }
+        }
+        let mut templates = templates.into_iter();
+        let mut state = self.state.borrow_mut();
+        state.detector = detector;
+        state.template = templates.next();
+        state.more_templates = templates.collect();
+        state.training_set = training_set;
+        state.matcher = None;
+        state.reset_training();
+        Ok(())
     }
 }
 
 impl Engine {
+    /// [`Self::matcher`]; on WebGPU a newly built one (the templates' embeddings launched)
+    /// is followed by a turn of the event loop before the query's forward is launched.
+    async fn matcher_then_yield(&self) -> Result<Rc<SslMatcher>, Rejection> {
+        let built = self.state.borrow().matcher.is_none();
+        let matcher = self.matcher()?;
+        if built && self.backend == "webgpu" {
+            yield_to_event_loop().await;
+        }
+        Ok(matcher)
+    }
+
     /// The SSL matcher for the template (built on first use).
     fn matcher(&self) -> Result<Rc<SslMatcher>, Rejection> {
         let mut state = self.state.borrow_mut();

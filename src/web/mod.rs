@@ -10,7 +10,7 @@ mod device;
 mod engine;
 mod image;
 
-pub use device::webgpu_device;
+pub use device::{webgpu_device, yield_to_event_loop};
 pub use engine::Engine;
 pub use image::Image;
 

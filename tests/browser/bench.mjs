@@ -3,13 +3,14 @@
 // `cargo bench --bench cc2d`. Prints medians, and writes them as JSON to $BENCH_JSON when set
 // (scripts/onnx-anchor/run.sh reads them). With --fine-tune, also the one-shot steps on each
 // backend: SSL pseudo-labelling per image and fine-tuning per step (batch 3 + the template).
-// Usage: npm run bench:browser [-- RUNS] [--fine-tune]
+// Usage: npm run bench:browser [-- RUNS] [--fine-tune] [--cpu (the CPU backend only)]
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DATA, ORIGIN, unpackTarball, withPage } from "./harness.mjs";
 
 const runs = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 10);
 const fineTune = process.argv.includes("--fine-tune");
+const backends = process.argv.includes("--cpu") ? ["cpu"] : ["cpu", "webgpu"];
 const isbiTemplate = () => {
   const read = (who) => readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/001.txt`), "utf8").trim().split("\n").slice(0, 19).map((l) => l.split(",").map(Number));
   const [s, j] = [read("senior"), read("junior")];
@@ -18,12 +19,13 @@ const isbiTemplate = () => {
 const packageDir = unpackTarball();
 await withPage({ packageDir }, async ({ page }) => {
   await page.goto(`${ORIGIN}/blank.html`);
-  const r = await page.evaluate(async ({ runs, fineTune, landmarks }) => {
+  const r = await page.evaluate(async ({ runs, fineTune, backends, landmarks }) => {
     const { Cc2d } = await import("cc2d");
     const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
     const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
     const out = {};
-    for (const [backend, n] of [["cpu", runs], ["webgpu", Math.min(runs, 3)]]) {
+    for (const backend of backends) {
+      const n = backend === "cpu" ? runs : Math.min(runs, 3);
       const started = performance.now();
       const cc2d = await Cc2d.create({ backend });
       await cc2d.landmarkNames(); // weights loaded
@@ -53,7 +55,7 @@ await withPage({ packageDir }, async ({ page }) => {
       await cc2d.dispose();
     }
     return out;
-  }, { runs, fineTune, landmarks: isbiTemplate() });
+  }, { runs, fineTune, backends, landmarks: isbiTemplate() });
   console.log(`image: ${DATA}/isbi2015/images/151.jpg (1935×2400 JPEG), detect = decode + preprocess + forward + voting`);
   for (const [backend, v] of Object.entries(r)) {
     console.log(

@@ -601,6 +601,46 @@ test("your own landmarks in the page: a fresh detector for 3 points, fine-tuned;
   });
 });
 
+test("the training module: fetched on the first fineTune only, once, with progress; the template, pseudo-labels and detector carry over into it", { timeout: 600_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir }, async ({ page, served }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const modules = () => served.filter((p) => p.endsWith(".wasm"));
+    const before = await page.evaluate(async ({ landmarks }) => {
+      const { Cc2d } = await import("cc2d");
+      const bytes = async (id) => new Uint8Array(await (await fetch(`/data/isbi2015/images/${id}.jpg`)).arrayBuffer());
+      const events = [];
+      const cc2d = await Cc2d.create({ backend: "cpu", onProgress: (p) => events.push(p) });
+      const points = (d) => d.landmarks.map(({ x, y }) => ({ x, y }));
+      Object.assign(globalThis, { cc2d, events, bytes, points });
+      await cc2d.setTemplate(await bytes("001"), landmarks, { spacingMm: 0.1, name: "001.jpg" });
+      await cc2d.pseudoLabel([await bytes("153"), await bytes("154")]);
+      const query = await bytes("152");
+      return { match: points(await cc2d.match(query)), detect: points(await cc2d.detect(query)), memory: cc2d.wasmMemoryBytes };
+    }, { landmarks: isbiTemplate() });
+    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm"], "template, matching, pseudo-labels and detection need only the inference module");
+    const after = await page.evaluate(async () => {
+      const { cc2d, events, bytes, points } = globalThis;
+      const first = await cc2d.fineTune([], { epochs: 1 });
+      const query = await bytes("152");
+      const tuned = { match: points(await cc2d.match(query)), detect: points(await cc2d.detect(query)), trainingSet: await cc2d.trainingSetSize(), memory: cc2d.wasmMemoryBytes };
+      const second = await cc2d.fineTune([], { epochs: 1 });
+      await cc2d.dispose();
+      return { ...tuned, steps: [first.steps, second.steps], training: events.filter((e) => e.file === "training") };
+    });
+    const size = readFileSync(join(packageDir, "wasm/cc2d_train_bg.wasm")).byteLength;
+    t.diagnostic(`training module ${size} bytes; wasm memory ${before.memory} bytes before, ${after.memory} with both modules`);
+    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm", "/node_modules/cc2d/wasm/cc2d_train_bg.wasm"], "the training module fetched once, by the first fineTune");
+    assert.deepEqual(after.training.at(-1), { file: "training", loaded: size, total: size, cached: false });
+    assert.deepEqual(after.steps, [1, 1], "two pseudo-labelled images, batch 3: one step an epoch");
+    assert.equal(after.trainingSet, 2, "the pseudo-labelled images carried over");
+    assert.ok(maxDistance(after.match, before.match) < 1e-3, "the template and extractor carried over: matching unchanged");
+    assert.ok(maxDistance(after.detect, before.detect) > 1e-3, "detection uses the fine-tuned detector");
+    assert.ok(maxDistance(after.detect, before.detect) < 50, "one step moves no landmark far");
+    assert.ok(after.memory > before.memory, "both modules' memories are counted");
+  });
+});
+
 test("ISBI in the page as natively: template 001, six images pseudo-labelled, the shipped detector fine-tuned two epochs, ten test images detected; equal to `cc2d match` + `train-tpl --continue-training` + `detect`", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   // Recorded natively (README, "Browser tests"): the same six images' pseudo-labels, and the
