@@ -632,10 +632,6 @@ export class Cc2d {
     const engine = await wasm.Engine.create(this.#engine.backend);
     try {
       engine.importSession(this.#engine.exportSession());
-      if (this.#extractorLoaded) {
-        const source = this.#weights.extractor;
-        engine.loadExtractor(await weightBytes(source, "extractor", this.#loading), weightsName(source, "extractor"));
-      }
     } catch (e) {
       engine.free();
       throw e;
@@ -643,6 +639,11 @@ export class Cc2d {
     this.#engine.free();
     this.#engine = engine;
     this.#wasm = wasm;
+    // The extractor is not part of the session: loaded again (from the cache) where it was.
+    if (this.#extractorLoaded) {
+      this.#extractorLoaded = false;
+      await this.#loadExtractor();
+    }
   }
 
   async #loadExtractor() {

@@ -23,22 +23,29 @@ impl LabelledImage {
         let input = preprocess(image, [side, side]);
         Self { landmarks: landmarks.iter().map(|&p| input.frame.to_model(p)).collect(), image: input.image }
     }
+
+    /// Checks that a detector of `config` can train on it: the model's input size (pixels
+    /// that fill it), the detector's landmark count, finite points. `what` names it in errors.
+    pub fn check(&self, config: &TplConfig, what: &str) -> Result<()> {
+        let side = config.image_size;
+        let k = config.detector.landmarks;
+        if self.image.width as usize != side || self.image.height as usize != side || self.image.pixels.len() != side * side {
+            return Err(Error::Invalid(format!("{what} must be resized to {side}×{side}")));
+        }
+        if self.landmarks.len() != k {
+            return Err(Error::LandmarkCount { source_name: what.to_string(), count: self.landmarks.len(), expected: k });
+        }
+        if self.landmarks.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
+            return Err(Error::Invalid(format!("{what} has a landmark that is not a finite number")));
+        }
+        Ok(())
+    }
 }
 
 /// Checks that every training image has the model's input size and the detector's landmarks.
 pub fn check_training_set(config: &TplConfig, pseudo_labelled: &[LabelledImage], template: &LabelledImage) -> Result<()> {
-    let side = config.image_size;
-    let k = config.detector.landmarks;
     for (i, l) in pseudo_labelled.iter().chain(std::iter::once(template)).enumerate() {
-        if l.image.width as usize != side || l.image.height as usize != side {
-            return Err(Error::Invalid(format!("training image {i} must be resized to {side}×{side}")));
-        }
-        if l.landmarks.len() != k {
-            return Err(Error::LandmarkCount { source_name: format!("training image {i}"), count: l.landmarks.len(), expected: k });
-        }
-        if l.landmarks.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
-            return Err(Error::Invalid(format!("training image {i} has a landmark that is not a finite number")));
-        }
+        l.check(config, &format!("training image {i}"))?;
     }
     if pseudo_labelled.is_empty() {
         return Err(Error::Invalid("no pseudo-labelled images".into()));

@@ -411,12 +411,8 @@ impl Engine {
         };
         let training_set = session.training_set.into_owned();
         if let Some(config) = detector.as_ref().map(|d| d.config()) {
-            let side = config.image_size as u32;
-            if training_set
-                .iter()
-                .any(|l| l.image.width != side || l.image.height != side || l.image.pixels.len() != (side * side) as usize || l.landmarks.len() != config.detector.landmarks)
-            {
-                return Err(bad(format!("a training image is not {side}×{side} with {} landmarks", config.detector.landmarks)));
+            for (i, l) in training_set.iter().enumerate() {
+                l.check(config, &format!("the session's training image {i}"))?;
             }
         }
         let mut templates = templates.into_iter();
