@@ -17,6 +17,14 @@ export type WeightsSource = URL | string | ArrayBuffer | Uint8Array | Blob;
 export interface CreateOptions {
   /** `"auto"` (default) uses WebGPU when the browser has an adapter, else the CPU. */
   backend?: "auto" | "webgpu" | "cpu";
+  /**
+   * Threads for the CPU backend, default the machine's cores (at most 8). More than one runs
+   * the threaded module, which needs shared memory: a cross-origin-isolated page (served
+   * with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy:
+   * require-corp`) and a worker (`Cc2dWorker`; a page's main thread may not block). Elsewhere,
+   * and on WebGPU, one thread. The first `create` of a page or worker sizes its pool.
+   */
+  threads?: number;
   /** Detector weights, or both models' weights. Default: the shipped ISBI 2015 model. */
   weights?: WeightsSource | { detector?: WeightsSource; extractor?: WeightsSource };
   /**
@@ -31,6 +39,8 @@ export interface CreateOptions {
    * module, fetched only on the first `fineTune`.
    */
   trainingWasm?: URL | string;
+  /** Where `cc2d_mt_bg.wasm` (the threaded CPU module) is served, when not beside the package's files. */
+  threadedWasm?: URL | string;
   /**
    * Download progress of the wasm and the weights (the detector's continue after `create`
    * resolves; the extractor's come with the first `match` / `pseudoLabel` / `fineTune`).
@@ -88,8 +98,8 @@ export declare function loadModel(name: string): Promise<Uint8Array>;
 export declare function deleteModel(name: string): Promise<boolean>;
 
 export interface LoadProgress {
-  /** "training": the training module, fetched on the first `fineTune`. */
-  file: "wasm" | "training" | "detector" | "extractor";
+  /** "threaded": the threaded CPU module, in its place where threads run; "training": the training module, fetched on the first `fineTune`. */
+  file: "wasm" | "threaded" | "training" | "detector" | "extractor";
   loaded: number;
   /** Bytes in all, or null when the server does not say. */
   total: number | null;
@@ -255,9 +265,11 @@ export declare class Cc2d {
   static create(options?: CreateOptions): Promise<Cc2d>;
   /** `"webgpu"` or `"cpu"` (`"disposed"` after `dispose`). */
   readonly backend: "webgpu" | "cpu" | "disposed";
+  /** Threads the CPU kernels run on: more than 1 with the threaded module (`CreateOptions.threads`), else 1. */
+  readonly threads: number;
   /** What the model bundle it was created from says, or null. */
   readonly model: ModelInfo | null;
-  /** Bytes of the page's (or worker's) wasm memories (the inference module's, and the training module's once loaded), which grow and never shrink: a diagnostic for leaks. */
+  /** Bytes of the page's (or worker's) wasm memories (the inference module's or the threaded one's, and the training module's once loaded), which grow and never shrink: a diagnostic for leaks. */
   readonly wasmMemoryBytes: number;
 }
 export interface Cc2d extends Cc2dMethods {}
@@ -277,7 +289,12 @@ export interface WorkerCreateOptions extends CreateOptions {
 export declare class Cc2dWorker {
   static create(options?: WorkerCreateOptions): Promise<Cc2dWorker>;
   readonly backend: "webgpu" | "cpu";
+  /** Threads the CPU kernels run on in the worker: more than 1 where the page is cross-origin isolated (`CreateOptions.threads`). */
+  readonly threads: number;
   /** What the model bundle it was created from says, or null. */
   readonly model: ModelInfo | null;
 }
 export interface Cc2dWorker extends Cc2dMethods {}
+
+/** Whether the threaded module can run in this context: cross-origin isolated (shared memory) and a worker. */
+export declare function threadsAvailable(): boolean;

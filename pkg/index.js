@@ -1,9 +1,11 @@
 // cc2d: one-shot landmark detection in the browser. This file wraps the wasm engine
 // (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
 // images, fetches weights lazily, runs one call at a time, and reports progress. The engine
-// comes in two modules: inference (detection, matching, pseudo-labelling), loaded by
-// `create`, and training (the same engine plus fine-tuning, wasm/cc2d_train.js), loaded on
-// the first `fineTune`, which then takes over the engine's state.
+// comes in three modules: inference (detection, matching, pseudo-labelling on WebGPU or one
+// CPU thread), loaded by `create`; the same inference on CPU threads (wasm/cc2d_mt.js),
+// loaded by `create` instead where threads can run (a cross-origin-isolated worker, the CPU
+// backend); and training (the engine plus fine-tuning, wasm/cc2d_train.js), loaded on the
+// first `fineTune`, which then takes over the engine's state.
 import init, { Engine, Image, rankTemplates } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
 import { fail } from "./errors.js";
@@ -26,13 +28,13 @@ export const DEFAULT_WEIGHTS = Object.freeze({
 /** Largest accepted image side, pixels (as the Rust side). */
 export const MAX_SIDE = 16384;
 
-let wasmReady = null;
-/** The wasm instances' linear memories (for `wasmMemoryBytes`). @type {WebAssembly.Memory | null} */
-let wasmMemory = null;
-/** @type {WebAssembly.Memory | null} */
-let trainingMemory = null;
-/** The inference module's classes; the training module's are the same, in its own glue. */
-const INFERENCE = { Engine, Image };
+/** The wasm instances' linear memories (for `wasmMemoryBytes`). @type {Set<WebAssembly.Memory>} */
+const memories = new Set();
+/**
+ * The inference module's classes; the threaded and training modules' are the same, in their
+ * own glue. `threads`: how many threads the module's CPU kernels run on.
+ */
+const INFERENCE = { Engine, Image, rankTemplates, threads: 1 };
 
 /**
  * The WebAssembly module. Like the weights above, a literal `new URL("./…", import.meta.url)`,
@@ -41,11 +43,14 @@ const INFERENCE = { Engine, Image };
 const WASM = new URL("./wasm/cc2d_bg.wasm", import.meta.url);
 /** The training module, fetched on the first `fineTune` (a literal URL too, for bundlers). */
 const TRAINING_WASM = new URL("./wasm/cc2d_train_bg.wasm", import.meta.url);
+/** The threaded CPU module, fetched by `create` where threads can run. */
+const THREADED_WASM = new URL("./wasm/cc2d_mt_bg.wasm", import.meta.url);
 
 /** The package's own files that are fetched at run time, by URL (as bundled) → their SHA-256 (manifest.js). */
 const KNOWN = new Map([
   [WASM.href, FILES["wasm/cc2d_bg.wasm"]],
   [TRAINING_WASM.href, FILES["wasm/cc2d_train_bg.wasm"]],
+  [THREADED_WASM.href, FILES["wasm/cc2d_mt_bg.wasm"]],
   [DEFAULT_WEIGHTS.detector.href, FILES["weights/tpl-small.bpk"]],
   [DEFAULT_WEIGHTS.extractor.href, FILES["weights/ssl-small.bpk"]],
 ]);
@@ -58,9 +63,9 @@ async function sha256(bytes) {
   return btoa(String.fromCharCode(...digest));
 }
 
-/** @param {"wasm" | "training" | "detector" | "extractor"} file */
+/** @param {"wasm" | "threaded" | "training" | "detector" | "extractor"} file */
 function fileLabel(file) {
-  return file === "wasm" ? "WebAssembly module" : file === "training" ? "training module (WebAssembly)" : `${file} weights`;
+  return file === "wasm" ? "WebAssembly module" : file === "threaded" ? "threaded module (WebAssembly)" : file === "training" ? "training module (WebAssembly)" : `${file} weights`;
 }
 
 /**
@@ -68,7 +73,7 @@ function fileLabel(file) {
  * The package's own files are checked against their hash: a corrupted cached copy is
  * dropped and fetched again, a corrupted download refused.
  * @param {URL} url
- * @param {"wasm" | "training" | "detector" | "extractor"} file
+ * @param {"wasm" | "threaded" | "training" | "detector" | "extractor"} file
  * @param {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} options
  */
 async function download(url, file, { onProgress, cache = true }) {
@@ -116,40 +121,63 @@ async function download(url, file, { onProgress, cache = true }) {
   return bytes;
 }
 
-/**
- * Loads and instantiates the training module once per page or worker: its JS glue (a
- * dynamic import, which bundlers split off) and its wasm.
- */
-function loadTrainingWasm(wasmUrl, options) {
-  const url = wasmUrl instanceof URL ? wasmUrl : wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : TRAINING_WASM;
-  trainingReady ??= Promise.all([import("./wasm/cc2d_train.js"), download(url, "training", options)])
-    .then(async ([glue, bytes]) => {
-      trainingMemory = (await glue.default({ module_or_path: bytes })).memory;
-      return { Engine: glue.Engine, Image: glue.Image };
-    })
-    .catch((e) => {
-      trainingReady = null;
-      throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the training module: ${e.message ?? e}`);
-    });
-  return trainingReady;
+/** A module's URL as given (`create`'s options), else the package's own. */
+function moduleUrl(given, own) {
+  return given instanceof URL ? given : given ? new URL(given, globalThis.location?.href) : own;
 }
-/** @type {Promise<typeof INFERENCE> | null} */
-let trainingReady = null;
 
-/** Loads and instantiates the wasm module once per page or worker. */
-function loadWasm(wasmUrl, options) {
-  const url = wasmUrl instanceof URL ? wasmUrl : wasmUrl ? new URL(wasmUrl, globalThis.location?.href) : WASM;
-  wasmReady ??= download(url, "wasm", options)
-    .then((bytes) => init({ module_or_path: bytes }))
-    .then((exports) => {
-      wasmMemory = exports.memory;
-      return exports;
+/**
+ * Loads and instantiates a module's JS glue and wasm once per page or worker; a failed load
+ * is forgotten, so that a later call tries again.
+ * @param {() => Promise<any>} glue
+ * @param {(exports: any, glue: any) => Promise<number>} [start] after instantiation: gives the thread count
+ */
+function once(slot, glue, url, file, options, start = async () => 1) {
+  loaded[slot] ??= Promise.all([glue(), download(url, file, options)])
+    .then(async ([js, bytes]) => {
+      const exports = await js.default({ module_or_path: bytes });
+      const threads = await start(exports, js);
+      memories.add(exports.memory);
+      return { Engine: js.Engine, Image: js.Image, rankTemplates: js.rankTemplates, threads };
     })
     .catch((e) => {
-      wasmReady = null;
-      throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the WebAssembly module: ${e.message ?? e}`);
+      loaded[slot] = null;
+      throw e?.code ? e : fail("CC2D_FETCH", `cc2d: could not load the ${fileLabel(file)}: ${e.message ?? e}`);
     });
-  return wasmReady;
+  return loaded[slot];
+}
+/** @type {Record<"inference" | "threaded" | "training", Promise<typeof INFERENCE> | null>} */
+const loaded = { inference: null, threaded: null, training: null };
+
+/** The inference module (WebGPU or one CPU thread). */
+function loadWasm(wasmUrl, options) {
+  return once("inference", async () => ({ default: init, Engine, Image, rankTemplates }), moduleUrl(wasmUrl, WASM), "wasm", options);
+}
+
+/** The training module, fetched on the first `fineTune` (its glue a dynamic import, which bundlers split off). */
+function loadTrainingWasm(wasmUrl, options) {
+  return once("training", () => import("./wasm/cc2d_train.js"), moduleUrl(wasmUrl, TRAINING_WASM), "training", options);
+}
+
+/**
+ * The threaded CPU module with its pool of `threads` Web Workers started (the first caller
+ * sizes it, once per worker). A pool that does not start within a minute counts as a failure.
+ */
+function loadThreadedWasm(wasmUrl, threads, options) {
+  return once("threaded", () => import("./wasm/cc2d_mt.js"), moduleUrl(wasmUrl, THREADED_WASM), "threaded", options, async (_, js) => {
+    let timer;
+    const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("its Web Workers did not start within 60 s")), 60_000)));
+    await Promise.race([js.initThreadPool(threads), timeout]).finally(() => clearTimeout(timer));
+    return threads;
+  });
+}
+
+/**
+ * Whether the threaded module can run here: shared memory (a cross-origin-isolated context)
+ * in a worker, where a thread may block waiting for the pool (a page's main thread may not).
+ */
+export function threadsAvailable() {
+  return globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === "function" && typeof (/** @type {any} */ (globalThis).WorkerGlobalScope) !== "undefined";
 }
 
 function isBytes(x) {
@@ -242,6 +270,38 @@ function explain(e) {
   return fail("CC2D_INTERNAL", String(e));
 }
 
+/** Why the threaded module could not start here (it is not tried again), or null. @type {Error | null} */
+let threadedFailure = null;
+
+/**
+ * The inference module for `create`: the threaded one for the CPU backend ("cpu", or "auto"
+ * without a WebGPU adapter) where threads can run (`threadsAvailable()`, `threads` > 1: by
+ * default the machine's cores, at most 8), else the single-threaded one, which also has
+ * WebGPU. A threaded module that fails to start (its workers blocked, say) leaves a warning
+ * and the single-threaded one.
+ */
+async function inferenceModule(backend, threads, wasm, threadedWasm, options) {
+  const wanted = threads ?? Math.min(globalThis.navigator?.hardwareConcurrency || 1, 8);
+  if (!(Number.isInteger(wanted) && wanted >= 1)) throw fail("CC2D_BAD_INPUT", `cc2d: threads must be a whole number ≥ 1, got ${threads}`, TypeError);
+  if (wanted > 1 && threadsAvailable() && !threadedFailure && (backend === "cpu" || (backend === "auto" && !(await hasWebGpu())))) {
+    try {
+      return await loadThreadedWasm(threadedWasm, wanted, options);
+    } catch (e) {
+      threadedFailure = e instanceof Error ? e : new Error(String(e));
+      console.warn(`${threadedFailure.message}; cc2d runs on one CPU thread`);
+    }
+  }
+  return loadWasm(wasm, options);
+}
+
+async function hasWebGpu() {
+  try {
+    return Boolean(await /** @type {any} */ (globalThis.navigator)?.gpu?.requestAdapter());
+  } catch {
+    return false;
+  }
+}
+
 /**
  * One-shot landmark detection. Create with `await Cc2d.create(options)`; every method is
  * async and calls run one at a time, in order (overlapping calls are queued).
@@ -285,9 +345,9 @@ export class Cc2d {
    * the .wasm file is served, default beside this file.
    * @param {import("./index.js").CreateOptions} [options]
    */
-  static async create({ backend = "auto", weights, model, wasm, trainingWasm, onProgress, cache = true } = {}) {
+  static async create({ backend = "auto", threads, weights, model, wasm, threadedWasm, trainingWasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
-    await loadWasm(wasm, loading);
+    const module = await inferenceModule(backend, threads, wasm, threadedWasm, loading);
     // A model bundle (exportModel): the detector's weights and what describes them.
     let bundle = null;
     if (model != null) {
@@ -307,9 +367,10 @@ export class Cc2d {
       detector: bundle?.weights ?? (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
       extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
     };
-    const engine = await Engine.create(backend);
+    const engine = await module.Engine.create(backend);
     const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
     const cc2d = new Cc2d(engine, sources, adapter, loading);
+    cc2d.#wasm = module;
     cc2d.#trainingWasm = trainingWasm;
     if (bundle) {
       cc2d.#model = bundle.info;
@@ -326,11 +387,21 @@ export class Cc2d {
   }
 
   /**
-   * Bytes of the wasm instance's memory (shared by every `Cc2d` of the page or worker; it
+   * How many threads the CPU kernels run on: more than 1 with the threaded module (the CPU
+   * backend in a cross-origin-isolated worker), else 1 (WebGPU, the page's main thread, a
+   * page without cross-origin isolation, and after `fineTune` moved the engine into the
+   * single-threaded training module).
+   */
+  get threads() {
+    return this.#wasm.threads;
+  }
+
+  /**
+   * Bytes of the wasm instances' memories (shared by every `Cc2d` of the page or worker; they
    * grows and never shrinks): a diagnostic, e.g. to see that repeated calls do not leak.
    */
   get wasmMemoryBytes() {
-    return (wasmMemory?.buffer.byteLength ?? 0) + (trainingMemory?.buffer.byteLength ?? 0);
+    return [...memories].reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
   }
 
   /** The WebGPU adapter's info ({ vendor, architecture, device, description }), or null on the CPU. */
@@ -452,7 +523,7 @@ export class Cc2d {
       // Every descriptor has the same length: one after the other, for the ranking.
       const flat = new Float32Array(descriptors.length * descriptors[0].length);
       descriptors.forEach((d, i) => flat.set(d, i * d.length));
-      return JSON.parse(rankTemplates(flat, images.length));
+      return JSON.parse(this.#wasm.rankTemplates(flat, images.length));
     });
   }
 

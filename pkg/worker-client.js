@@ -16,6 +16,8 @@ export class Cc2dWorker {
   #onLoad = null;
   /** The backend in use: "webgpu" or "cpu". */
   backend = null;
+  /** How many threads the CPU kernels run on in the worker (more than 1 where the page is cross-origin isolated). */
+  threads = 1;
   /** The WebGPU adapter's info, or null on the CPU. */
   adapter = null;
   /** What the model bundle it was created from says, or null. */
@@ -58,15 +60,16 @@ export class Cc2dWorker {
     const { onProgress, ...rest } = createOptions;
     client.#onLoad = onProgress ?? null;
     const resolved = { ...rest, reportProgress: Boolean(onProgress) };
-    if (resolved.wasm != null) resolved.wasm = absolute(resolved.wasm);
+    for (const module of ["wasm", "threadedWasm", "trainingWasm"]) if (resolved[module] != null) resolved[module] = absolute(resolved[module]);
     if (resolved.model instanceof URL || typeof resolved.model === "string") resolved.model = absolute(resolved.model);
     const w = resolved.weights;
     if (w instanceof URL || typeof w === "string") resolved.weights = absolute(w);
     else if (w != null && typeof w === "object" && !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && !(w instanceof Blob)) {
       resolved.weights = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, absolute(v)]));
     }
-    const { backend, adapter, model } = await client.#call("create", [resolved]);
+    const { backend, threads, adapter, model } = await client.#call("create", [resolved]);
     client.backend = backend;
+    client.threads = threads;
     client.adapter = adapter;
     client.model = model;
     return client;

@@ -1,33 +1,53 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: two wasm modules from the crate (release), each through wasm-bindgen (ES module for the web) and
+# Builds the npm package in pkg/: three wasm modules from the crate (release), each through wasm-bindgen (ES module for the web) and
 # wasm-opt (npm `binaryen`; never Debian's, which breaks the module):
-#   wasm/cc2d_bg.wasm        inference (`web`): detection, matching, pseudo-labelling;
-#   wasm/cc2d_train_bg.wasm  the same engine with fine-tuning (`web,train`: autodiff, the
+#   wasm/cc2d_bg.wasm        inference (`webgpu`): detection, matching, pseudo-labelling, on
+#                            WebGPU or the CPU, one thread;
+#   wasm/cc2d_mt_bg.wasm     the same inference on the CPU with threads (`web,threads`: shared
+#                            memory, a rayon pool of Web Workers), which the package loads
+#                            instead in a cross-origin-isolated worker when the CPU is used;
+#                            std rebuilt with atomics (`-Z build-std`, on the stable toolchain
+#                            through RUSTC_BOOTSTRAP: no nightly needed), its own target folder;
+#   wasm/cc2d_train_bg.wasm  the engine with fine-tuning (`webgpu,train`: autodiff, the
 #                            optimiser), fetched by the package on the first `fineTune`;
 # the shipped weights beside them, then `npm pack` → pkg/cc2d-<version>.tgz.
-# Needs: the wasm32 target, wasm-bindgen-cli matching Cargo.lock, `npm ci` at the top level.
+# Needs: the wasm32 target and rust-src, wasm-bindgen-cli matching Cargo.lock, `npm ci` at the top level.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 rm -rf pkg/wasm pkg/weights pkg/*.tgz
 
 # Module name → cargo features.
-modules=(cc2d:web cc2d_train:web,train)
+modules=(cc2d:webgpu cc2d_train:webgpu,train cc2d_mt:web,threads)
 for module in "${modules[@]}"; do
   name=${module%%:*}
-  cargo build --release --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
-  wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$target/wasm32-unknown-unknown/release/cc2d.wasm"
+  if [ "$name" = cc2d_mt ]; then
+    # Atomics everywhere (std included); at the link, the memory shared and imported (so that
+    # every worker instantiates the module on it), up to 4 GiB (wasm32's limit), and the
+    # thread-local storage exports wasm-bindgen's thread support calls.
+    RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$target/threads" RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals" \
+      cargo rustc -Z build-std=panic_abort,std --release --target wasm32-unknown-unknown --no-default-features --features web,threads --lib -- \
+      -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
+      -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
+    wasm=$target/threads/wasm32-unknown-unknown/release/cc2d.wasm
+  else
+    cargo build --release --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
+    wasm=$target/wasm32-unknown-unknown/release/cc2d.wasm
+  fi
+  wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$wasm"
+  echo "$name: built [${SECONDS}s]"
 done
-# wasm-opt (binaryen compiled to wasm: one thread each), both modules at once.
+# wasm-opt (binaryen compiled to wasm: one thread each), the modules at once.
 pids=()
 for module in "${modules[@]}"; do
   name=${module%%:*}
   stat -c %s "pkg/wasm/${name}_bg.wasm" > "pkg/wasm/${name}.raw"
-  node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd \
+  node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd --enable-threads \
     "pkg/wasm/${name}_bg.wasm" -o "pkg/wasm/${name}_bg.opt.wasm" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
+echo "wasm-opt done [${SECONDS}s]"
 for module in "${modules[@]}"; do
   name=${module%%:*}
   file=pkg/wasm/${name}_bg.wasm

@@ -11,27 +11,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== lint: rustfmt, clippy (native and wasm, warnings are errors)"
+echo "== lint: rustfmt, clippy (native and wasm, warnings are errors) [${SECONDS}s]"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
-# Both browser modules: inference (`web`) and training (`web,train`), as build-pkg.sh builds them.
+# The browser modules' code paths (build-pkg.sh): without WebGPU (`web`, as the threaded CPU
+# module, whose `threads` adds only the pool's entry point here: wasm-bindgen-rayon compiles
+# only with the atomics build, and the threaded kernels are linted natively, `cli` has
+# `threads`), and the training module (`webgpu,train`; the inference module, `webgpu`, is the
+# same code less training).
 cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
-cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web,train --lib --test web -- -D warnings
+cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features webgpu,train --lib --test web -- -D warnings
 
-echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node"
+echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node [${SECONDS}s]"
 node --test --test-reporter=spec tests/js/
 
-echo "== native tests"
+echo "== native tests [${SECONDS}s]"
 cargo test --release
 
-echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || echo 'chromium not found'))"
+echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || echo 'chromium not found')) [${SECONDS}s]"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
-cargo test --release --target wasm32-unknown-unknown --no-default-features --features web,train --test web -- --nocapture
+cargo test --release --target wasm32-unknown-unknown --no-default-features --features webgpu,train --test web -- --nocapture
 
-echo "== npm package (pkg/) and its page-level browser tests"
+echo "== npm package (pkg/) and its page-level browser tests [${SECONDS}s]"
 bash scripts/build-pkg.sh
-echo "== types: tsc --noEmit over pkg/ (checkJs; the Cc2d class against index.d.ts)"
+echo "== types: tsc --noEmit over pkg/ (checkJs; the Cc2d class against index.d.ts) [${SECONDS}s]"
 node_modules/.bin/tsc -p .
 node --test --test-reporter=spec tests/browser/
+echo "== all passed [${SECONDS}s]"

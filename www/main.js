@@ -53,7 +53,8 @@ async function start(backend) {
       },
     });
     const adapter = cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
-    status(`Ready on ${cc2d.backend}${adapter}, in a worker. Open radiographs.`);
+    const threads = cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : "";
+    status(`Ready on ${cc2d.backend}${adapter}${threads}, in a worker. Open radiographs.`);
     document.body.dataset.ready = "true";
     // A restored case the browser could not draw (TIFF) is drawn from the engine's pixels now.
     if (current >= 0 && !cases[current].bitmap) await show(current);

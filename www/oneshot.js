@@ -31,7 +31,8 @@ async function start(options = {}) {
   try {
     cc2d = await Cc2dWorker.create({ backend, ...options });
     document.body.dataset.ready = "true";
-    status(`Ready on ${cc2d.backend}, in a worker.${options.model ? "" : " Open a template image."}`);
+    const threads = cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : "";
+    status(`Ready on ${cc2d.backend}${threads}, in a worker.${options.model ? "" : " Open a template image."}`);
   } catch (e) {
     status(e.message, true);
   }

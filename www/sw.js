@@ -1,7 +1,7 @@
 // The app's service worker: keeps the app's own files and the package's scripts, so that
 // after one visit the app opens and detects with the network off. (The package keeps its
 // wasm and weights in its own Cache API store, checked by hash: they are not duplicated.)
-const CACHE = "cc2d-app-v2";
+const CACHE = "cc2d-app-v3";
 const SHELL = [
   "./",
   "index.html",
@@ -21,9 +21,13 @@ const SHELL = [
   "node_modules/cc2d/ceph.js",
   "node_modules/cc2d/tracing.js",
   "node_modules/cc2d/wasm/cc2d.js",
-  // The training module's glue (its wasm, like the other, in the package's own store once fetched).
+  // The threaded and training modules' glue (their wasm, like the other, in the package's own
+  // store once fetched). The threaded module's worker script (under wasm/snippets/, its name
+  // carries a hash) is kept when first fetched.
+  "node_modules/cc2d/wasm/cc2d_mt.js",
   "node_modules/cc2d/wasm/cc2d_train.js",
 ];
+const KEPT_WHEN_FETCHED = /\/node_modules\/cc2d\/wasm\/snippets\/.+\.js$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -44,7 +48,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(
     fetch(event.request)
       .then((response) => {
-        if (response.ok && SHELL.some((path) => new URL(path, self.registration.scope).pathname === url.pathname)) {
+        if (response.ok && (KEPT_WHEN_FETCHED.test(url.pathname) || SHELL.some((path) => new URL(path, self.registration.scope).pathname === url.pathname))) {
           const copy = response.clone();
           caches.open(CACHE).then((cache) => cache.put(url.pathname, copy));
         }

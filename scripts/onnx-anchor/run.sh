@@ -28,7 +28,7 @@ if [ "${WEB:-1}" = 1 ]; then
   node "$here/web.mjs" "$work" "$runs" | tee "$work/ort_web.jsonl"
   if ls pkg/*.tgz >/dev/null 2>&1; then
     echo "== cc2d in Chromium (npm run bench:browser)"
-    BENCH_JSON="$work/cc2d_browser.json" npm run --silent bench:browser -- "$runs"
+    BENCH_JSON="$work/cc2d_browser.json" npm run --silent bench:browser -- "$runs" --threads 2
   else
     echo "(no pkg/*.tgz: run \`npm run build\` for cc2d's browser figures)"
   fi

@@ -12,7 +12,10 @@ for r in web:
         rows.append((f"ORT Web {r['ep']} {r['threads']}: {r['error']}", None, "", None))
         continue
     ours_ms, what = None, ""
-    if r["ep"] == "wasm" and "cpu" in browser:
+    threaded = f"cpu worker×{r['threads']}"
+    if r["ep"] == "wasm" and r["threads"] > 1 and threaded in browser:
+        ours_ms, what = browser[threaded]["decodedMedian"], f"cc2d CPU backend ({r['threads']} threads, in a worker)"
+    elif r["ep"] == "wasm" and "cpu" in browser:
         ours_ms, what = browser["cpu"]["decodedMedian"], "cc2d CPU backend (one thread)"
     if r["ep"] == "webgpu" and "webgpu" in browser:
         ours_ms, what = browser["webgpu"]["decodedMedian"], f"cc2d WebGPU ({r['adapter']})"

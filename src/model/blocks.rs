@@ -431,15 +431,16 @@ mod cpu {
     }
 
     /// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
-    /// called in (the CLI's `--threads`); in the browser, one band.
+    /// called in (the CLI's `--threads`; in the browser's threaded module, its Web Workers);
+    /// without threads, one band.
     fn in_bands(n: usize, band: impl Fn(usize, usize) + Sync) {
-        #[cfg(feature = "cli")]
+        #[cfg(feature = "threads")]
         {
             use rayon::prelude::*;
             let size = n.div_ceil(rayon::current_num_threads()).max(64);
             (0..n.div_ceil(size)).into_par_iter().for_each(|i| band(i * size, size.min(n - i * size)));
         }
-        #[cfg(not(feature = "cli"))]
+        #[cfg(not(feature = "threads"))]
         band(0, n);
     }
 

@@ -1,28 +1,32 @@
 //! The browser's devices: WebGPU (set up once per page) or the CPU, and the asynchronous
 //! read-back WebGPU needs.
 
-use std::cell::RefCell;
-
 use burn::tensor::{Device, Tensor};
 
 use crate::error::Error;
 use crate::web::Rejection;
 
-thread_local! {
-    /// The page's WebGPU device: it can be initialised only once.
-    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
-}
-
 /// Initialises Burn on the browser's WebGPU (once per page; later calls reuse it). Fails
 /// with a clear message when the browser offers no adapter (no `navigator.gpu`, or
-/// `requestAdapter()` returned null).
+/// `requestAdapter()` returned null), or when this module was built without WebGPU (the
+/// package's threaded CPU module).
 pub async fn webgpu_device() -> Result<Device, Error> {
-    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-        return Ok(device);
+    #[cfg(feature = "webgpu")]
+    {
+        use std::cell::RefCell;
+        thread_local! {
+            /// The page's WebGPU device: it can be initialised only once.
+            static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+        }
+        if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+            return Ok(device);
+        }
+        let device = Device::wgpu_options().init_async().await.map_err(|e| Error::NoWebGpu(format!("WebGPU is not available in this browser: {e}")))?;
+        WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+        Ok(device)
     }
-    let device = Device::wgpu_options().init_async().await.map_err(|e| Error::NoWebGpu(format!("WebGPU is not available in this browser: {e}")))?;
-    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
-    Ok(device)
+    #[cfg(not(feature = "webgpu"))]
+    Err(Error::NoWebGpu("this module is the package's threaded CPU build, without WebGPU: use backend \"cpu\"".into()))
 }
 
 /// The device for a backend name: `webgpu`, `cpu` (Burn's flex), or `auto` (WebGPU when

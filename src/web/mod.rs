@@ -13,6 +13,11 @@ mod image;
 pub use device::{webgpu_device, yield_to_event_loop};
 pub use engine::Engine;
 pub use image::Image;
+/// `initThreadPool(n)` in JS: starts the pool of `n` Web Workers the CPU kernels run on (the
+/// threaded module only; the package calls it right after instantiating the module, before
+/// any engine exists, and only in a cross-origin-isolated worker, where threads can block).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 use wasm_bindgen::prelude::*;
 

@@ -39,6 +39,9 @@ export function unpackTarball() {
   return join(dir, "package");
 }
 
+/** The headers that make a page cross-origin isolated. */
+const ISOLATION = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+
 /** The Content-Security-Policy the package must work under (README of the package). */
 export const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'";
 
@@ -59,9 +62,10 @@ const ARGS = [
  * package (on the page and in its worker) under STRICT_CSP; CDN_ORIGIN → the unpacked
  * package with CORS headers (a CDN); `mounts` adds [path prefix,
  * folder] pairs (e.g. a bundled app); `passThrough` lists origins left to the real network
- * (a dev server on localhost).
+ * (a dev server on localhost); `isolated` serves every file with COOP/COEP, so that the page
+ * and its workers are cross-origin isolated (shared memory: the package's threaded module).
  */
-export async function openPage({ webgpu = true, packageDir, mounts: extra = [], passThrough = [] } = {}) {
+export async function openPage({ webgpu = true, packageDir, mounts: extra = [], passThrough = [], isolated = false } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: webgpu ? [...ARGS, "--enable-unsafe-webgpu"] : ARGS,
@@ -82,6 +86,7 @@ export async function openPage({ webgpu = true, packageDir, mounts: extra = [], 
   ];
   await context.route("**/*", async (route) => {
     const url = new URL(route.request().url());
+    const fulfill = (/** @type {any} */ response) => route.fulfill(isolated ? { ...response, headers: { ...ISOLATION, ...response.headers } } : response);
     if (network.off) {
       network.blocked.push(url.pathname);
       return route.abort("internetdisconnected");
@@ -95,10 +100,10 @@ export async function openPage({ webgpu = true, packageDir, mounts: extra = [], 
       if (file.startsWith(packageDir) && existsSync(file)) {
         served.push(url.href);
         const type = file.endsWith(".js") ? "text/javascript" : file.endsWith(".wasm") ? "application/wasm" : "application/octet-stream";
-        return route.fulfill({ path: file, headers: { "Access-Control-Allow-Origin": "*", "Content-Type": type } });
+        return fulfill({ path: file, headers: { "Access-Control-Allow-Origin": "*", "Content-Type": type } });
       }
       missing.push(url.href);
-      return route.fulfill({ status: 404, body: "not found" });
+      return fulfill({ status: 404, body: "not found" });
     }
     if (url.origin !== ORIGIN) {
       outside.push(url.href);
@@ -107,14 +112,14 @@ export async function openPage({ webgpu = true, packageDir, mounts: extra = [], 
     if (url.pathname === "/strict-csp.html") {
       // A page under the strict policy a hospital's viewer might send: no inline script, no
       // eval (only WebAssembly compilation), workers from the origin only.
-      return route.fulfill({
+      return fulfill({
         contentType: "text/html",
         headers: { "Content-Security-Policy": STRICT_CSP },
         body: `<!doctype html><meta charset="utf-8"><script type="module" src="/strict-csp.js"></script><body>`,
       });
     }
     if (url.pathname === "/strict-csp.js") {
-      return route.fulfill({
+      return fulfill({
         contentType: "text/javascript",
         headers: { "Content-Security-Policy": STRICT_CSP },
         body: `import { Cc2d, Cc2dWorker } from "/node_modules/cc2d/index.js";
@@ -126,7 +131,7 @@ export async function openPage({ webgpu = true, packageDir, mounts: extra = [], 
       });
     }
     if (url.pathname === "/blank.html") {
-      return route.fulfill({
+      return fulfill({
         contentType: "text/html",
         body: `<!doctype html><meta charset="utf-8"><script type="importmap">{"imports":{"cc2d":"/node_modules/cc2d/index.js"}}</script><body>`,
       });
@@ -136,12 +141,12 @@ export async function openPage({ webgpu = true, packageDir, mounts: extra = [], 
         const file = normalize(join(dir, decodeURIComponent(url.pathname.slice(prefix.length)) || "index.html"));
         if (file.startsWith(dir) && existsSync(file)) {
           served.push(url.pathname);
-          return route.fulfill({ path: file });
+          return fulfill({ path: file });
         }
       }
     }
     missing.push(url.pathname);
-    return route.fulfill({ status: 404, body: "not found" });
+    return fulfill({ status: 404, body: "not found" });
   });
   const page = await context.newPage();
   const logs = [];

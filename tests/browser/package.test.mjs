@@ -115,17 +115,19 @@ test("cc2d/ceph resolves from the packed package, with types, without wasm", () 
 
 test("detect on a real radiograph gives the native CLI's landmarks, on the page and in a worker", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  await withPage({ packageDir }, async ({ page, outside }) => {
+  await withPage({ packageDir }, async ({ page, outside, served }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d, Cc2dWorker } = await import("cc2d");
       const blob = await (await fetch("/data/isbi2015/images/151.jpg")).blob();
       // Called straight after create: queued behind the weights' download.
       const cc2d = await Cc2d.create({ backend: "cpu" });
+      const threads = { page: cc2d.threads };
       const direct = await cc2d.detect(new Uint8Array(await blob.arrayBuffer()), { name: "151.jpg" });
       const again = await cc2d.detect(blob, { name: "151.jpg" });
       await cc2d.dispose();
       const worker = await Cc2dWorker.create({ backend: "cpu" });
+      threads.worker = worker.threads;
       const inWorker = await worker.detect(blob, { name: "151.jpg" });
       const tta = await worker.detect(blob, { name: "151.jpg", tta: true });
       // A rejection keeps its code across the worker boundary.
@@ -148,8 +150,11 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
       });
       const nestedFound = await nested.detect(blob, { name: "151.jpg" });
       await nested.dispose();
-      return { direct, again, inWorker, tta, workerError, blobFound, junkError, nestedFound };
+      return { direct, again, inWorker, tta, workerError, blobFound, junkError, nestedFound, threads };
     });
+    // Not cross-origin isolated: one thread everywhere, the threaded module never fetched.
+    assert.deepEqual(r.threads, { page: 1, worker: 1 });
+    assert.ok(!served.some((p) => p.includes("cc2d_mt")), "the threaded module is not fetched without cross-origin isolation");
     assert.ok(maxDistance(r.blobFound.landmarks, r.direct.landmarks) < 1e-6, "weights given as a Blob detect as the shipped ones");
     assert.match(r.junkError, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded/);
     assert.match(r.workerError, /^CC2D_BAD_IMAGE .*junk\.png/);
@@ -165,6 +170,49 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
     t.diagnostic(`worker with test-time augmentation: ${r.tta.milliseconds.toFixed(0)} ms; max distance to the native TTA record ${dt.toExponential(2)} px`);
     assert.ok(dt <= 1, `TTA moved ${dt} px from the native record`);
     assert.deepEqual(outside, [], "no request leaves the page's origin");
+  });
+});
+
+test("threads: in a cross-origin-isolated page's worker the threaded module detects as the single-threaded one; the page's main thread and threads: 1 stay on one", { timeout: 300_000 }, async (t) => {
+  if (!dataOrSkip(t)) return;
+  await withPage({ packageDir, isolated: true }, async ({ page, outside, served }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      const { Cc2d, Cc2dWorker, threadsAvailable } = await import("cc2d");
+      const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
+      const run = async (engine) => {
+        const found = await engine.detect(bytes.slice(), { name: "151.jpg" });
+        const tta = await engine.detect(bytes.slice(), { name: "151.jpg", tta: true });
+        const threads = engine.threads;
+        await engine.dispose();
+        return { threads, landmarks: found.landmarks, tta: tta.landmarks, ms: found.milliseconds };
+      };
+      return {
+        isolated: self.crossOriginIsolated,
+        onPage: threadsAvailable(),
+        threaded: await run(await Cc2dWorker.create({ backend: "cpu", threads: 2 })),
+        // "auto" with threads: WebGPU where there is an adapter (this browser has one), else the threaded CPU.
+        auto: await Cc2dWorker.create({ threads: 2 }).then(async (w) => { const b = [w.backend, w.threads]; await w.dispose(); return b; }),
+        single: await run(await Cc2dWorker.create({ backend: "cpu", threads: 1 })),
+        page: await run(await Cc2d.create({ backend: "cpu" })),
+        badThreads: await Cc2d.create({ backend: "cpu", threads: 0 }).then(() => "created", (e) => `${e.code} ${e.message}`),
+      };
+    });
+    assert.equal(r.isolated, true, "the page is cross-origin isolated");
+    assert.equal(r.onPage, false, "threads never run on the page's main thread");
+    assert.equal(r.threaded.threads, 2);
+    assert.deepEqual(r.auto, ["webgpu", 1]);
+    assert.equal(r.single.threads, 1);
+    assert.equal(r.page.threads, 1);
+    const d = maxDistance(r.threaded.landmarks, r.single.landmarks);
+    t.diagnostic(`threaded (2) ${r.threaded.ms.toFixed(0)} ms, single ${r.single.ms.toFixed(0)} ms, page ${r.page.ms.toFixed(0)} ms; threaded vs single ${d.toExponential(2)} px`);
+    assert.ok(d < 1e-3, `the threaded module moved the landmarks by ${d} px`);
+    assert.ok(maxDistance(r.threaded.tta, r.single.tta) < 1e-3, "and with test-time augmentation");
+    assert.ok(maxDistance(r.threaded.landmarks, recorded.landmarks) <= 1, "the native CLI's landmarks");
+    assert.ok(maxDistance(r.page.landmarks, r.single.landmarks) < 1e-6, "the page's main thread runs the single-threaded module");
+    assert.match(r.badThreads, /^CC2D_BAD_INPUT .*threads/);
+    assert.equal(served.filter((p) => p.endsWith("cc2d_mt_bg.wasm")).length, 1, "the threaded module is fetched once, by the worker");
+    assert.deepEqual(outside, []);
   });
 });
 
