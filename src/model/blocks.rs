@@ -379,11 +379,11 @@ mod cpu {
         let mut products = vec![0.0f32; cout * m];
         let mut out = vec![0.0f32; b * cout * h * w];
         for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.chunks_exact_mut(cout * h * w)) {
-            for (source, target) in image.chunks_exact(h * w).zip(padded.chunks_exact_mut(plane)) {
+            per_plane(image, h * w, &mut padded, plane, |_, source, target| {
                 for (row, padded_row) in source.chunks_exact(w).zip(target[pad_h * pw..].chunks_exact_mut(pw)) {
                     padded_row[pad_w..pad_w + w].copy_from_slice(row);
                 }
-            }
+            });
             // Each thread takes a band of output positions through all taps: disjoint rows
             // of `products`, no synchronisation between the taps.
             let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
@@ -421,13 +421,27 @@ mod cpu {
                 }
             };
             in_bands(m, band);
-            for ((channel, out_plane), &shift) in products.chunks_exact(m).zip(out_image.chunks_exact_mut(h * w)).zip(bias) {
-                for (row, out_row) in channel.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
+            per_plane(&products, m, out_image, h * w, |channel, products, out_plane| {
+                let shift = bias[channel];
+                for (row, out_row) in products.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
                     out_row.iter_mut().zip(row).for_each(|(o, &v)| *o = (v + shift).max(0.0));
                 }
-            }
+            });
         }
         (out, [b, cout, h, w])
+    }
+
+    /// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`
+    /// values, on the pool's threads where there are threads (the planes are independent),
+    /// else in order.
+    fn per_plane(x: &[f32], plane_in: usize, out: &mut [f32], plane_out: usize, f: impl Fn(usize, &[f32], &mut [f32]) + Sync + Send) {
+        #[cfg(feature = "threads")]
+        {
+            use rayon::prelude::*;
+            x.par_chunks_exact(plane_in).zip(out.par_chunks_exact_mut(plane_out)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+        }
+        #[cfg(not(feature = "threads"))]
+        x.chunks_exact(plane_in).zip(out.chunks_exact_mut(plane_out)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
     }
 
     /// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
@@ -448,13 +462,15 @@ mod cpu {
     pub fn max_pool_2x2(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
         let (oh, ow) = (h / 2, w / 2);
         let max = |a: f32, b: f32| if a.is_nan() || a > b { a } else { b };
-        let mut out = Vec::with_capacity(b * c * oh * ow);
-        for plane in x.chunks_exact(h * w) {
-            for rows in plane.chunks_exact(2 * w) {
+        let mut out = vec![0.0; b * c * oh * ow];
+        per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
+            for (rows, out_row) in plane.chunks_exact(2 * w).zip(out_plane.chunks_exact_mut(ow)) {
                 let (top, bottom) = rows.split_at(w);
-                out.extend(top.chunks_exact(2).zip(bottom.chunks_exact(2)).map(|(t, u)| max(max(t[0], t[1]), max(u[0], u[1]))));
+                for ((o, t), u) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                    *o = max(max(t[0], t[1]), max(u[0], u[1]));
+                }
             }
-        }
+        });
         (out, [b, c, oh, ow])
     }
 
@@ -464,21 +480,19 @@ mod cpu {
     pub fn upsample_2x(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
         let (oh, ow) = (2 * h, 2 * w);
         let mut out = vec![0.0; b * c * oh * ow];
-        let mut row = vec![0.0; ow];
-        for (plane, out_plane) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
+        per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
             for (i, out_rows) in out_plane.chunks_exact_mut(2 * ow).enumerate() {
                 let (above, this, below) = (&plane[i.saturating_sub(1) * w..][..w], &plane[i * w..][..w], &plane[(i + 1).min(h - 1) * w..][..w]);
                 for (out_row, near) in out_rows.chunks_exact_mut(ow).zip([above, below]) {
-                    for (j, r) in row.chunks_exact_mut(2).enumerate() {
+                    for (j, r) in out_row.chunks_exact_mut(2).enumerate() {
                         let v = |k: usize| 0.75 * this[k] + 0.25 * near[k];
                         let centre = v(j);
                         r[0] = 0.75 * centre + 0.25 * v(j.saturating_sub(1));
                         r[1] = 0.75 * centre + 0.25 * v((j + 1).min(w - 1));
                     }
-                    out_row.copy_from_slice(&row);
                 }
             }
-        }
+        });
         (out, [b, c, oh, ow])
     }
 }

@@ -29,7 +29,7 @@ await withPage({ packageDir, isolated: threads > 0 }, async ({ page }) => {
     const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
     const out = {};
     for (const backend of backends) {
-      const n = backend === "cpu" ? runs : Math.min(runs, 3);
+      const n = backend.startsWith("cpu") ? runs : Math.min(runs, 3);
       const started = performance.now();
       // "cpu worker×N": in a worker, N threads (N > 1: the threaded module).
       const inWorker = backend.match(/^cpu worker×(\d+)$/);
