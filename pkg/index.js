@@ -130,13 +130,13 @@ function moduleUrl(given, own) {
  * Loads and instantiates a module's JS glue and wasm once per page or worker; a failed load
  * is forgotten, so that a later call tries again.
  * @param {() => Promise<any>} glue
- * @param {(exports: any, glue: any) => Promise<number>} [start] after instantiation: gives the thread count
+ * @param {(glue: any) => Promise<number>} [start] after instantiation: gives the thread count
  */
 function once(slot, glue, url, file, options, start = async () => 1) {
   loaded[slot] ??= Promise.all([glue(), download(url, file, options)])
     .then(async ([js, bytes]) => {
       const exports = await js.default({ module_or_path: bytes });
-      const threads = await start(exports, js);
+      const threads = await start(js);
       memories.add(exports.memory);
       return { Engine: js.Engine, Image: js.Image, rankTemplates: js.rankTemplates, threads };
     })
@@ -164,7 +164,7 @@ function loadTrainingWasm(wasmUrl, options) {
  * sizes it, once per worker). A pool that does not start within a minute counts as a failure.
  */
 function loadThreadedWasm(wasmUrl, threads, options) {
-  return once("threaded", () => import("./wasm/cc2d_mt.js"), moduleUrl(wasmUrl, THREADED_WASM), "threaded", options, async (_, js) => {
+  return once("threaded", () => import("./wasm/cc2d_mt.js"), moduleUrl(wasmUrl, THREADED_WASM), "threaded", options, async (js) => {
     let timer;
     const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("its Web Workers did not start within 60 s")), 60_000)));
     await Promise.race([js.initThreadPool(threads), timeout]).finally(() => clearTimeout(timer));
@@ -398,7 +398,7 @@ export class Cc2d {
 
   /**
    * Bytes of the wasm instances' memories (shared by every `Cc2d` of the page or worker; they
-   * grows and never shrinks): a diagnostic, e.g. to see that repeated calls do not leak.
+   * grow and never shrink): a diagnostic, e.g. to see that repeated calls do not leak.
    */
   get wasmMemoryBytes() {
     return [...memories].reduce((sum, memory) => sum + memory.buffer.byteLength, 0);

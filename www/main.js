@@ -4,7 +4,7 @@
 import { Cc2dWorker } from "cc2d";
 import { analyse } from "cc2d/ceph";
 import "cc2d/tracing";
-import { $, download, picture as pictureWith, status } from "./page.js";
+import { $, download, picture as pictureWith, status, threadsLabel } from "./page.js";
 import { clearCases, loadCases, saveCase } from "./workspace.js";
 
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
@@ -53,8 +53,7 @@ async function start(backend) {
       },
     });
     const adapter = cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
-    const threads = cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : "";
-    status(`Ready on ${cc2d.backend}${adapter}${threads}, in a worker. Open radiographs.`);
+    status(`Ready on ${cc2d.backend}${adapter}${threadsLabel(cc2d)}, in a worker. Open radiographs.`);
     document.body.dataset.ready = "true";
     // A restored case the browser could not draw (TIFF) is drawn from the engine's pixels now.
     if (current >= 0 && !cases[current].bitmap) await show(current);

@@ -8,6 +8,11 @@ export function status(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
+/** The engine's threads for the status line: " (2 threads)" on the CPU, nothing on WebGPU. */
+export function threadsLabel(cc2d) {
+  return cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : "";
+}
+
 /** What the view shows of an image file: the browser's own decoding, else the engine's (TIFF, 16-bit, DICOM). */
 export async function picture(file, engine) {
   try {
