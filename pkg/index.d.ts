@@ -32,8 +32,13 @@ export interface CreateOptions {
    * points, spacing): instead of `weights`. The extractor stays the shipped one.
    */
   model?: WeightsSource;
-  /** Where `cc2d_bg.wasm` (the inference module) is served, when not beside the package's files. */
+  /** Where `cc2d_bg.wasm` (the inference module with WebGPU) is served, when not beside the package's files. */
   wasm?: URL | string;
+  /**
+   * Where `cc2d_cpu_bg.wasm` (the inference module without WebGPU, one CPU thread: what the
+   * CPU backend loads where threads cannot run) is served, when not beside the package's files.
+   */
+  cpuWasm?: URL | string;
   /**
    * Where `cc2d_train_bg.wasm` is served, when not beside the package's files: the training
    * module, fetched only on the first `fineTune`.
@@ -98,7 +103,11 @@ export declare function loadModel(name: string): Promise<Uint8Array>;
 export declare function deleteModel(name: string): Promise<boolean>;
 
 export interface LoadProgress {
-  /** "threaded": the threaded CPU module, in its place where threads run; "training": the training module, fetched on the first `fineTune`. */
+  /**
+   * "wasm": the inference module (with WebGPU, or the CPU module); "threaded": the threaded
+   * CPU module, in its place where threads run; "training": the training module, fetched on
+   * the first `fineTune`.
+   */
   file: "wasm" | "threaded" | "training" | "detector" | "extractor";
   loaded: number;
   /** Bytes in all, or null when the server does not say. */

@@ -1,11 +1,12 @@
 // cc2d: one-shot landmark detection in the browser. This file wraps the wasm engine
 // (wasm/cc2d.js, built from the Rust crate) in the documented `Cc2d` class: it converts
 // images, fetches weights lazily, runs one call at a time, and reports progress. The engine
-// comes in three modules: inference (detection, matching, pseudo-labelling on WebGPU or one
-// CPU thread), loaded by `create`; the same inference on CPU threads (wasm/cc2d_mt.js),
-// loaded by `create` instead where threads can run (a cross-origin-isolated worker, the CPU
-// backend); and training (the engine plus fine-tuning, wasm/cc2d_train.js), loaded on the
-// first `fineTune`, which then takes over the engine's state.
+// comes in four modules, of which `create` loads one for inference (detection, matching,
+// pseudo-labelling): with WebGPU (wasm/cc2d.js) when it is used; else the CPU alone, one
+// thread (wasm/cc2d_cpu.js, a third of the size), or on CPU threads where threads can run
+// (wasm/cc2d_mt.js: a cross-origin-isolated worker). The fourth, training (the engine plus
+// fine-tuning, wasm/cc2d_train.js), is loaded on the first `fineTune`, which then takes over
+// the engine's state.
 import init, { Engine, Image, rankTemplates } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
 import { fail } from "./errors.js";
@@ -45,12 +46,15 @@ const WASM = new URL("./wasm/cc2d_bg.wasm", import.meta.url);
 const TRAINING_WASM = new URL("./wasm/cc2d_train_bg.wasm", import.meta.url);
 /** The threaded CPU module, fetched by `create` where threads can run. */
 const THREADED_WASM = new URL("./wasm/cc2d_mt_bg.wasm", import.meta.url);
+/** The CPU module (no WebGPU, one thread), fetched by `create` for the CPU elsewhere. */
+const CPU_WASM = new URL("./wasm/cc2d_cpu_bg.wasm", import.meta.url);
 
 /** The package's own files that are fetched at run time, by URL (as bundled) → their SHA-256 (manifest.js). */
 const KNOWN = new Map([
   [WASM.href, FILES["wasm/cc2d_bg.wasm"]],
   [TRAINING_WASM.href, FILES["wasm/cc2d_train_bg.wasm"]],
   [THREADED_WASM.href, FILES["wasm/cc2d_mt_bg.wasm"]],
+  [CPU_WASM.href, FILES["wasm/cc2d_cpu_bg.wasm"]],
   [DEFAULT_WEIGHTS.detector.href, FILES["weights/tpl-small.bpk"]],
   [DEFAULT_WEIGHTS.extractor.href, FILES["weights/ssl-small.bpk"]],
 ]);
@@ -146,12 +150,17 @@ function once(slot, glue, url, file, options, start = async () => 1) {
     });
   return loaded[slot];
 }
-/** @type {Record<"inference" | "threaded" | "training", Promise<typeof INFERENCE> | null>} */
-const loaded = { inference: null, threaded: null, training: null };
+/** @type {Record<"inference" | "cpu" | "threaded" | "training", Promise<typeof INFERENCE> | null>} */
+const loaded = { inference: null, cpu: null, threaded: null, training: null };
 
-/** The inference module (WebGPU or one CPU thread). */
+/** The inference module with WebGPU (and the CPU, one thread, should WebGPU fail to start). */
 function loadWasm(wasmUrl, options) {
   return once("inference", async () => ({ default: init, Engine, Image, rankTemplates }), moduleUrl(wasmUrl, WASM), "wasm", options);
+}
+
+/** The inference module without WebGPU, one CPU thread (its progress reported as "wasm": it is the engine's inference module). */
+function loadCpuWasm(wasmUrl, options) {
+  return once("cpu", () => import("./wasm/cc2d_cpu.js"), moduleUrl(wasmUrl, CPU_WASM), "wasm", options);
 }
 
 /** The training module, fetched on the first `fineTune` (its glue a dynamic import, which bundlers split off). */
@@ -274,24 +283,31 @@ function explain(e) {
 let threadedFailure = null;
 
 /**
- * The inference module for `create`: the threaded one for the CPU backend ("cpu", or "auto"
- * without a WebGPU adapter) where threads can run (`threadsAvailable()`, `threads` > 1: by
- * default the machine's cores, at most 8), else the single-threaded one, which also has
- * WebGPU. A threaded module that fails to start (its workers blocked, say) leaves a warning
- * and the single-threaded one.
+ * The inference module for `create`. WebGPU ("webgpu", or "auto" with an adapter): the module
+ * with WebGPU. The CPU ("cpu", or "auto" without an adapter): the threaded module where
+ * threads can run (`threadsAvailable()`, `threads` > 1: by default the machine's cores, at
+ * most 8), else the CPU module, a third of the WebGPU one's size. A threaded module that fails
+ * to start (its workers blocked, say) leaves a warning and the CPU module.
+ * @param {{ wasm?: URL | string, cpuWasm?: URL | string, threadedWasm?: URL | string }} urls
  */
-async function inferenceModule(backend, threads, wasm, threadedWasm, options) {
+async function inferenceModule(backend, threads, urls, options) {
+  if (!["auto", "webgpu", "cpu"].includes(backend)) throw fail("CC2D_BAD_INPUT", `cc2d: unknown backend ${JSON.stringify(backend)}; use "auto", "webgpu" or "cpu"`, TypeError);
   const wanted = threads ?? Math.min(globalThis.navigator?.hardwareConcurrency || 1, 8);
   if (!(Number.isInteger(wanted) && wanted >= 1)) throw fail("CC2D_BAD_INPUT", `cc2d: threads must be a whole number ≥ 1, got ${threads}`, TypeError);
-  if (wanted > 1 && threadsAvailable() && !threadedFailure && (backend === "cpu" || (backend === "auto" && !(await hasWebGpu())))) {
+  if (backend !== "cpu") {
+    if (await hasWebGpu()) return loadWasm(urls.wasm, options);
+    // Refused before the WebGPU module is downloaded for nothing.
+    if (backend === "webgpu") throw fail("CC2D_NO_WEBGPU", 'cc2d: WebGPU is not available in this browser (no navigator.gpu, or requestAdapter() gave no adapter); use backend "cpu" or "auto"');
+  }
+  if (wanted > 1 && threadsAvailable() && !threadedFailure) {
     try {
-      return await loadThreadedWasm(threadedWasm, wanted, options);
+      return await loadThreadedWasm(urls.threadedWasm, wanted, options);
     } catch (e) {
       threadedFailure = e instanceof Error ? e : new Error(String(e));
       console.warn(`${threadedFailure.message}; cc2d runs on one CPU thread`);
     }
   }
-  return loadWasm(wasm, options);
+  return loadCpuWasm(urls.cpuWasm, options);
 }
 
 async function hasWebGpu() {
@@ -345,9 +361,9 @@ export class Cc2d {
    * the .wasm file is served, default beside this file.
    * @param {import("./index.js").CreateOptions} [options]
    */
-  static async create({ backend = "auto", threads, weights, model, wasm, threadedWasm, trainingWasm, onProgress, cache = true } = {}) {
+  static async create({ backend = "auto", threads, weights, model, wasm, cpuWasm, threadedWasm, trainingWasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
-    const module = await inferenceModule(backend, threads, wasm, threadedWasm, loading);
+    const module = await inferenceModule(backend, threads, { wasm, cpuWasm, threadedWasm }, loading);
     // A model bundle (exportModel): the detector's weights and what describes them.
     let bundle = null;
     if (model != null) {

@@ -60,7 +60,7 @@ export class Cc2dWorker {
     const { onProgress, ...rest } = createOptions;
     client.#onLoad = onProgress ?? null;
     const resolved = { ...rest, reportProgress: Boolean(onProgress) };
-    for (const module of ["wasm", "threadedWasm", "trainingWasm"]) if (resolved[module] != null) resolved[module] = absolute(resolved[module]);
+    for (const module of ["wasm", "cpuWasm", "threadedWasm", "trainingWasm"]) if (resolved[module] != null) resolved[module] = absolute(resolved[module]);
     if (resolved.model instanceof URL || typeof resolved.model === "string") resolved.model = absolute(resolved.model);
     const w = resolved.weights;
     if (w instanceof URL || typeof w === "string") resolved.weights = absolute(w);

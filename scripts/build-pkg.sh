@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: three wasm modules from the crate (release), each through wasm-bindgen (ES module for the web) and
+# Builds the npm package in pkg/: four wasm modules from the crate (release), each through wasm-bindgen (ES module for the web) and
 # wasm-opt (npm `binaryen`; never Debian's, which breaks the module):
 #   wasm/cc2d_bg.wasm        inference (`webgpu`): detection, matching, pseudo-labelling, on
-#                            WebGPU or the CPU, one thread;
+#                            WebGPU (or the CPU, one thread, should WebGPU fail to start);
+#   wasm/cc2d_cpu_bg.wasm    the same inference without WebGPU, one CPU thread (`web`), which
+#                            the package loads for the CPU backend where threads cannot run:
+#                            a third of the size;
 #   wasm/cc2d_mt_bg.wasm     the same inference on the CPU with threads (`web,threads`: shared
 #                            memory, a rayon pool of Web Workers), which the package loads
 #                            instead in a cross-origin-isolated worker when the CPU is used;
@@ -17,8 +20,10 @@ cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 rm -rf pkg/wasm pkg/weights pkg/*.tgz
 
-# Module name → cargo features.
-modules=(cc2d:webgpu cc2d_train:webgpu,train cc2d_mt:web,threads)
+# Module name → cargo features. Each module's wasm-opt (binaryen compiled to wasm: one thread)
+# starts as soon as the module is built, beside the next module's cargo build.
+modules=(cc2d:webgpu cc2d_train:webgpu,train cc2d_cpu:web cc2d_mt:web,threads)
+pids=()
 for module in "${modules[@]}"; do
   name=${module%%:*}
   if [ "$name" = cc2d_mt ]; then
@@ -36,11 +41,6 @@ for module in "${modules[@]}"; do
   fi
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$wasm"
   echo "$name: built [${SECONDS}s]"
-done
-# wasm-opt (binaryen compiled to wasm: one thread each), the modules at once.
-pids=()
-for module in "${modules[@]}"; do
-  name=${module%%:*}
   stat -c %s "pkg/wasm/${name}_bg.wasm" > "pkg/wasm/${name}.raw"
   node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd --enable-threads \
     "pkg/wasm/${name}_bg.wasm" -o "pkg/wasm/${name}_bg.opt.wasm" &

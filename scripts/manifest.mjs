@@ -1,12 +1,12 @@
 // Writes pkg/manifest.js: the package version and the SHA-256 of the files it downloads at
-// run time (the three wasm modules, the shipped weights), so that a cached or fetched copy that is
+// run time (the four wasm modules, the shipped weights), so that a cached or fetched copy that is
 // corrupted or from another release is detected (pkg/index.js). Run by build-pkg.sh.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 
 const pkg = new URL("../pkg/", import.meta.url);
 const { version } = JSON.parse(readFileSync(new URL("package.json", pkg), "utf8"));
-const files = ["wasm/cc2d_bg.wasm", "wasm/cc2d_mt_bg.wasm", "wasm/cc2d_train_bg.wasm", "weights/tpl-small.bpk", "weights/ssl-small.bpk"];
+const files = ["wasm/cc2d_bg.wasm", "wasm/cc2d_cpu_bg.wasm", "wasm/cc2d_mt_bg.wasm", "wasm/cc2d_train_bg.wasm", "weights/tpl-small.bpk", "weights/ssl-small.bpk"];
 const hashes = Object.fromEntries(files.map((f) => [f, createHash("sha256").update(readFileSync(new URL(f, pkg))).digest("base64")]));
 writeFileSync(
   new URL("manifest.js", pkg),

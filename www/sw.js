@@ -1,7 +1,7 @@
 // The app's service worker: keeps the app's own files and the package's scripts, so that
 // after one visit the app opens and detects with the network off. (The package keeps its
 // wasm and weights in its own Cache API store, checked by hash: they are not duplicated.)
-const CACHE = "cc2d-app-v3";
+const CACHE = "cc2d-app-v4";
 const SHELL = [
   "./",
   "index.html",
@@ -21,9 +21,10 @@ const SHELL = [
   "node_modules/cc2d/ceph.js",
   "node_modules/cc2d/tracing.js",
   "node_modules/cc2d/wasm/cc2d.js",
-  // The threaded and training modules' glue (their wasm, like the other, in the package's own
-  // store once fetched). The threaded module's worker script (under wasm/snippets/, its name
-  // carries a hash) is kept when first fetched.
+  // The CPU, threaded and training modules' glue (their wasm, like the other, in the
+  // package's own store once fetched). The threaded module's worker script (under
+  // wasm/snippets/, its name carries a hash) is kept when first fetched.
+  "node_modules/cc2d/wasm/cc2d_cpu.js",
   "node_modules/cc2d/wasm/cc2d_mt.js",
   "node_modules/cc2d/wasm/cc2d_train.js",
 ];

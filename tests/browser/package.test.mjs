@@ -155,6 +155,8 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
     // Not cross-origin isolated: one thread everywhere, the threaded module never fetched.
     assert.deepEqual(r.threads, { page: 1, worker: 1 });
     assert.ok(!served.some((p) => p.includes("cc2d_mt")), "the threaded module is not fetched without cross-origin isolation");
+    assert.ok(served.includes("/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"), "the CPU backend runs the CPU module");
+    assert.ok(!served.includes("/node_modules/cc2d/wasm/cc2d_bg.wasm"), "the WebGPU module is never fetched for the CPU");
     assert.ok(maxDistance(r.blobFound.landmarks, r.direct.landmarks) < 1e-6, "weights given as a Blob detect as the shipped ones");
     assert.match(r.junkError, /^CC2D_WEIGHTS_MISMATCH .*detector weights could not be loaded/);
     assert.match(r.workerError, /^CC2D_BAD_IMAGE .*junk\.png/);
@@ -212,6 +214,7 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
     assert.ok(maxDistance(r.page.landmarks, r.single.landmarks) < 1e-6, "the page's main thread runs the single-threaded module");
     assert.match(r.badThreads, /^CC2D_BAD_INPUT .*threads/);
     assert.equal(served.filter((p) => p.endsWith("cc2d_mt_bg.wasm")).length, 1, "the threaded module is fetched once, by the worker");
+    assert.ok(served.includes("/node_modules/cc2d/wasm/cc2d_bg.wasm") && served.includes("/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"), "WebGPU's module for auto, the CPU module for one thread");
     assert.deepEqual(outside, []);
   });
 });
@@ -384,7 +387,7 @@ test("from a CDN: the package on another origin detects on the page, and in a wo
     assert.match(r.refused, /^CC2D_BAD_INPUT cc2d: could not start a worker from http:\/\/127\.0\.0\.1:8124\/worker\.js.*Cc2dWorker\.create\(\{ worker \}\)/);
     assert.ok(maxDistance(r.inWorker, recorded.landmarks) < 1e-3, "in the worker: the recorded landmarks");
     assert.ok(maxDistance(r.onPage, recorded.landmarks) < 1e-3, "on the page: the recorded landmarks");
-    assert.ok(served.some((p) => p === `${CDN_ORIGIN}/wasm/cc2d_bg.wasm`) && served.some((p) => p === `${CDN_ORIGIN}/weights/tpl-small.bpk`), "the wasm and the weights come from the CDN");
+    assert.ok(served.some((p) => p === `${CDN_ORIGIN}/wasm/cc2d_cpu_bg.wasm`) && served.some((p) => p === `${CDN_ORIGIN}/weights/tpl-small.bpk`), "the wasm and the weights come from the CDN");
     assert.deepEqual(outside, []);
   });
 });
@@ -425,7 +428,8 @@ test("WebGPU device loss: the device destroyed under a running engine, the next 
 
 test("auto picks WebGPU when there is an adapter and agrees with the CPU; without one it falls back", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  await withPage({ packageDir, webgpu: true }, async ({ page }) => {
+  const modules = (served) => served.filter((p) => p.endsWith(".wasm"));
+  await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d } = await import("cc2d");
@@ -440,8 +444,9 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
     assert.equal(r.backend, "webgpu");
     const d = maxDistance(r.found.landmarks, recorded.landmarks);
     assert.ok(d <= 1, `WebGPU moved ${d} px from the native CPU record`);
+    assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_bg.wasm"], "WebGPU's module, and only it");
   });
-  await withPage({ packageDir, webgpu: false }, async ({ page }) => {
+  await withPage({ packageDir, webgpu: false }, async ({ page, served }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d } = await import("cc2d");
@@ -453,6 +458,7 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
     });
     assert.equal(r.backend, "cpu");
     assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
+    assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"], "without an adapter: the CPU module; WebGPU's refused before its download");
   });
 });
 
@@ -666,7 +672,7 @@ test("the training module: fetched on the first fineTune only, once, with progre
       const query = await bytes("152");
       return { match: points(await cc2d.match(query)), detect: points(await cc2d.detect(query)), memory: cc2d.wasmMemoryBytes };
     }, { landmarks: isbiTemplate() });
-    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm"], "template, matching, pseudo-labels and detection need only the inference module");
+    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"], "template, matching, pseudo-labels and detection need only the (CPU) inference module");
     const after = await page.evaluate(async () => {
       const { cc2d, events, bytes, points } = globalThis;
       const first = await cc2d.fineTune([], { epochs: 1 });
@@ -678,7 +684,7 @@ test("the training module: fetched on the first fineTune only, once, with progre
     });
     const size = readFileSync(join(packageDir, "wasm/cc2d_train_bg.wasm")).byteLength;
     t.diagnostic(`training module ${size} bytes; wasm memory ${before.memory} bytes before, ${after.memory} with both modules`);
-    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm", "/node_modules/cc2d/wasm/cc2d_train_bg.wasm"], "the training module fetched once, by the first fineTune");
+    assert.deepEqual(modules(), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm", "/node_modules/cc2d/wasm/cc2d_train_bg.wasm"], "the training module fetched once, by the first fineTune");
     assert.deepEqual(after.training.at(-1), { file: "training", loaded: size, total: size, cached: false });
     assert.deepEqual(after.steps, [1, 1], "two pseudo-labelled images, batch 3: one step an epoch");
     assert.equal(after.trainingSet, 2, "the pseudo-labelled images carried over");
@@ -860,7 +866,7 @@ test("loading reports progress, a second visit loads from the Cache API, a corru
         return { events, landmarks: found.landmarks };
       });
     const downloads = () => served.filter((p) => /\.(wasm|bpk)$/.test(p));
-    const sizes = { wasm: readFileSync(join(packageDir, "wasm/cc2d_bg.wasm")).byteLength, detector: readFileSync(join(packageDir, "weights/tpl-small.bpk")).byteLength };
+    const sizes = { wasm: readFileSync(join(packageDir, "wasm/cc2d_cpu_bg.wasm")).byteLength, detector: readFileSync(join(packageDir, "weights/tpl-small.bpk")).byteLength };
     const last = (events, file) => events.filter((e) => e.file === file).at(-1);
 
     await page.goto(`${ORIGIN}/blank.html`);
@@ -868,7 +874,7 @@ test("loading reports progress, a second visit loads from the Cache API, a corru
     assert.ok(first.events.filter((e) => e.file === "wasm").length > 1, "the wasm download reports progress as it streams");
     assert.deepEqual(last(first.events, "wasm"), { file: "wasm", loaded: sizes.wasm, total: sizes.wasm, cached: false });
     assert.deepEqual(last(first.events, "detector"), { file: "detector", loaded: sizes.detector, total: sizes.detector, cached: false });
-    assert.deepEqual(downloads(), ["/node_modules/cc2d/wasm/cc2d_bg.wasm", "/node_modules/cc2d/weights/tpl-small.bpk"]);
+    assert.deepEqual(downloads(), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm", "/node_modules/cc2d/weights/tpl-small.bpk"]);
 
     await page.reload();
     const second = await visit();
