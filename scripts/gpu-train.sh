@@ -6,6 +6,8 @@
 #   bash scripts/gpu-train.sh OUT [--device wgpu] [--template-id 125] [--data DIR]
 #                                 [--ssl-epochs N] [--tpl-epochs N] [--preset wide]
 #
+# CC2D_FEATURES=autotune builds the CLI with Burn's autotune (off by default: untimed on a
+# GPU; README, "Speed and size"); CC2D_BIN=path uses a built binary instead.
 # Resumable: rerun with the same OUT to continue. Tested on the CPU with a tiny run
 # (tests/cli.rs: `--device cpu --ssl-epochs 1 --tpl-epochs 1` on a synthetic dataset).
 set -euo pipefail
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 cc2d=${CC2D_BIN:-}
 if [ -z "$cc2d" ]; then
-  cargo build --release --quiet
+  cargo build --release --quiet ${CC2D_FEATURES:+--features "$CC2D_FEATURES"}
   cc2d="${CARGO_TARGET_DIR:-target}/release/cc2d"
 fi
 common=(--preset "$preset" --device "$device" --template-id "$template")
