@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: four wasm modules from the crate (release), each through wasm-bindgen (ES module for the web) and
+# Builds the npm package in pkg/: four wasm modules from the crate (the `wasm` profile: release,
+# WebGPU's runtime optimised for size; Cargo.toml), each through wasm-bindgen (ES module for the web) and
 # wasm-opt (npm `binaryen`; never Debian's, which breaks the module):
 #   wasm/cc2d_bg.wasm        inference (`webgpu`): detection, matching, pseudo-labelling, on
 #                            WebGPU (or the CPU, one thread, should WebGPU fail to start);
@@ -31,13 +32,13 @@ for module in "${modules[@]}"; do
     # every worker instantiates the module on it), up to 4 GiB (wasm32's limit), and the
     # thread-local storage exports wasm-bindgen's thread support calls.
     RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$target/threads" RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals" \
-      cargo rustc -Z build-std=panic_abort,std --release --target wasm32-unknown-unknown --no-default-features --features web,threads --lib -- \
+      cargo rustc -Z build-std=panic_abort,std --profile wasm --target wasm32-unknown-unknown --no-default-features --features web,threads --lib -- \
       -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
       -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
-    wasm=$target/threads/wasm32-unknown-unknown/release/cc2d.wasm
+    wasm=$target/threads/wasm32-unknown-unknown/wasm/cc2d.wasm
   else
-    cargo build --release --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
-    wasm=$target/wasm32-unknown-unknown/release/cc2d.wasm
+    cargo build --profile wasm --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
+    wasm=$target/wasm32-unknown-unknown/wasm/cc2d.wasm
   fi
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$wasm"
   echo "$name: built [${SECONDS}s]"

@@ -19,8 +19,8 @@ cargo clippy --release --all-targets -- -D warnings
 # only with the atomics build, and the threaded kernels are linted natively, `cli` has
 # `threads`), and the training module (`webgpu,train`; the inference module, `webgpu`, is the
 # same code less training).
-cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
-cargo clippy --release --target wasm32-unknown-unknown --no-default-features --features webgpu,train --lib --test web -- -D warnings
+cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
+cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,train --lib --test web -- -D warnings
 
 echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node [${SECONDS}s]"
 node --test --test-reporter=spec tests/js/
@@ -32,7 +32,7 @@ echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || e
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
-cargo test --release --target wasm32-unknown-unknown --no-default-features --features webgpu,train --test web -- --nocapture
+cargo test --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,train --test web -- --nocapture
 
 echo "== npm package (pkg/) and its page-level browser tests [${SECONDS}s]"
 bash scripts/build-pkg.sh

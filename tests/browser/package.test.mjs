@@ -175,9 +175,9 @@ test("detect on a real radiograph gives the native CLI's landmarks, on the page 
   });
 });
 
-test("threads: in a cross-origin-isolated page's worker the threaded module detects as the single-threaded one; the page's main thread and threads: 1 stay on one", { timeout: 300_000 }, async (t) => {
+test("threads: in a cross-origin-isolated page's worker the threaded module detects as the single-threaded one; the page's main thread, threads: 1 and a threaded module that fails to start stay on one", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  await withPage({ packageDir, isolated: true }, async ({ page, outside, served }) => {
+  await withPage({ packageDir, isolated: true }, async ({ page, outside, served, missing }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d, Cc2dWorker, threadsAvailable } = await import("cc2d");
@@ -196,6 +196,8 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
         // "auto" with threads: WebGPU where there is an adapter (this browser has one), else the threaded CPU.
         auto: await Cc2dWorker.create({ threads: 2 }).then(async (w) => { const b = [w.backend, w.threads]; await w.dispose(); return b; }),
         single: await run(await Cc2dWorker.create({ backend: "cpu", threads: 1 })),
+        // A threaded module that cannot start (here: not found) leaves the CPU module, one thread.
+        fallback: await run(await Cc2dWorker.create({ backend: "cpu", threads: 2, threadedWasm: "/nowhere/cc2d_mt_bg.wasm" })),
         page: await run(await Cc2d.create({ backend: "cpu" })),
         badThreads: await Cc2d.create({ backend: "cpu", threads: 0 }).then(() => "created", (e) => `${e.code} ${e.message}`),
       };
@@ -205,6 +207,8 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
     assert.equal(r.threaded.threads, 2);
     assert.deepEqual(r.auto, ["webgpu", 1]);
     assert.equal(r.single.threads, 1);
+    assert.equal(r.fallback.threads, 1, "a threaded module that fails to start falls back to one thread");
+    assert.ok(maxDistance(r.fallback.landmarks, r.single.landmarks) < 1e-6, "the fallback detects as the single-threaded module");
     assert.equal(r.page.threads, 1);
     const d = maxDistance(r.threaded.landmarks, r.single.landmarks);
     t.diagnostic(`threaded (2) ${r.threaded.ms.toFixed(0)} ms, single ${r.single.ms.toFixed(0)} ms, page ${r.page.ms.toFixed(0)} ms; threaded vs single ${d.toExponential(2)} px`);
@@ -214,6 +218,7 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
     assert.ok(maxDistance(r.page.landmarks, r.single.landmarks) < 1e-6, "the page's main thread runs the single-threaded module");
     assert.match(r.badThreads, /^CC2D_BAD_INPUT .*threads/);
     assert.equal(served.filter((p) => p.endsWith("cc2d_mt_bg.wasm")).length, 1, "the threaded module is fetched once, by the worker");
+    assert.deepEqual(missing, ["/nowhere/cc2d_mt_bg.wasm"], "the fallback worker tried the threaded module first");
     assert.ok(served.includes("/node_modules/cc2d/wasm/cc2d_bg.wasm") && served.includes("/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"), "WebGPU's module for auto, the CPU module for one thread");
     assert.deepEqual(outside, []);
   });
