@@ -19,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
+# Cargo.toml's browser profile; cargo writes each build under a folder of that name.
+profile=wasm
 rm -rf pkg/wasm pkg/weights pkg/*.tgz
 
 # Module name → cargo features. Each module's wasm-opt (binaryen compiled to wasm: one thread)
@@ -32,13 +34,13 @@ for module in "${modules[@]}"; do
     # every worker instantiates the module on it), up to 4 GiB (wasm32's limit), and the
     # thread-local storage exports wasm-bindgen's thread support calls.
     RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$target/threads" RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals" \
-      cargo rustc -Z build-std=panic_abort,std --profile wasm --target wasm32-unknown-unknown --no-default-features --features web,threads --lib -- \
+      cargo rustc -Z build-std=panic_abort,std --profile "$profile" --target wasm32-unknown-unknown --no-default-features --features web,threads --lib -- \
       -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 \
       -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
-    wasm=$target/threads/wasm32-unknown-unknown/wasm/cc2d.wasm
+    wasm=$target/threads/wasm32-unknown-unknown/$profile/cc2d.wasm
   else
-    cargo build --profile wasm --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
-    wasm=$target/wasm32-unknown-unknown/wasm/cc2d.wasm
+    cargo build --profile "$profile" --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
+    wasm=$target/wasm32-unknown-unknown/$profile/cc2d.wasm
   fi
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$wasm"
   echo "$name: built [${SECONDS}s]"
