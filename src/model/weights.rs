@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Module;
-use burn::store::{BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot};
-use burn::tensor::Bytes;
+use burn::store::{BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::tensor::{Bytes, DType};
 
 use crate::error::{Error, Result};
 
@@ -86,16 +86,19 @@ pub fn description_of(metadata: &BTreeMap<String, String>) -> &str {
 pub fn from_bytes<M: Module + ModuleSnapshot>(mut module: M, bytes: Vec<u8>, source_name: &str) -> Result<M> {
     let mismatch = |what: String| Error::Weights { source_name: source_name.to_string(), reason: format!("weights do not match this model's configuration: {what}") };
     let bytes = Bytes::from_bytes_vec(bytes);
-    let reader = burn::store::burn_pack::Reader::from_bytes(bytes.clone())
+    // A clear refusal for anything that is not a burnpack, before the store parses it.
+    burn::store::burn_pack::Reader::from_bytes(bytes.clone())
         .map_err(|e| Error::Weights { source_name: source_name.to_string(), reason: format!("not a cc2d weights file (burnpack): {e}") })?;
-    let half = reader.metadata().get(PRECISION).map(String::as_str) == Some("f16");
     // Weights saved before the encoder and decoder were modules of their own (the shipped
-    // ones) name a stage `encoder.0.…`; it is `encoder.stages.0.…` now.
-    let mut store = BurnpackStore::from_bytes(Some(bytes)).validate(true).allow_partial(false).with_remap_pattern(r"(^|\.)(encoder|decoder)\.(\d+)\.", "${1}${2}.stages.${3}.");
-    if half {
-        // Widened to f32 on the way in.
-        store = store.with_from_adapter(HalfPrecisionAdapter::new());
-    }
+    // ones) name a stage `encoder.0.…`; it is `encoder.stages.0.…` now. Every float tensor
+    // is widened to f32 on the way in: f16 files, and any float type a file holds whatever its
+    // metadata says (the models compute in f32; a tensor left in f16 would fail at the first
+    // operation that meets an f32 one).
+    let mut store = BurnpackStore::from_bytes(Some(bytes))
+        .validate(true)
+        .allow_partial(false)
+        .with_remap_pattern(r"(^|\.)(encoder|decoder)\.(\d+)\.", "${1}${2}.stages.${3}.")
+        .with_from_adapter(FloatCastAdapter::to(DType::F32));
     let result = module.load_from(&mut store).map_err(|e| mismatch(e.to_string()))?;
     let mut problems = Vec::new();
     if !result.errors.is_empty() {
