@@ -153,7 +153,7 @@ function once(slot, glue, url, file, options, start = async () => 1) {
 /** @type {Record<"inference" | "cpu" | "threaded" | "training", Promise<typeof INFERENCE> | null>} */
 const loaded = { inference: null, cpu: null, threaded: null, training: null };
 
-/** The inference module with WebGPU (and the CPU, one thread, should WebGPU fail to start). */
+/** The inference module with WebGPU alone (no CPU backend: `inferenceEngine` moves to a CPU module should WebGPU fail to start). */
 function loadWasm(wasmUrl, options) {
   return once("inference", async () => ({ default: init, Engine, Image, rankTemplates }), moduleUrl(wasmUrl, WASM), "wasm", options);
 }
@@ -283,22 +283,40 @@ function explain(e) {
 let threadedFailure = null;
 
 /**
- * The inference module for `create`. WebGPU ("webgpu", or "auto" with an adapter): the module
- * with WebGPU. The CPU ("cpu", or "auto" without an adapter): the threaded module where
- * threads can run (`threadsAvailable()`, `threads` > 1: by default the machine's cores, at
- * most 8), else the CPU module, a third of the WebGPU one's size. A threaded module that fails
- * to start (its workers blocked, say) leaves a warning and the CPU module.
+ * The inference engine for `create`, and the module it lives in. WebGPU ("webgpu", or "auto"
+ * with an adapter): the WebGPU module, which has no CPU backend; should its device fail to
+ * start there ("auto"), the CPU after all (the WebGPU module's download is then wasted, but
+ * every page that has an adapter and no device is a rare one). The CPU ("cpu", or "auto"
+ * without an adapter): the threaded module where threads can run (`threadsAvailable()`,
+ * `threads` > 1: by default the machine's cores, at most 8), else the CPU module, a third of
+ * the WebGPU one's size. A threaded module that fails to start (its workers blocked, say)
+ * leaves a warning and the CPU module.
  * @param {{ wasm?: URL | string, cpuWasm?: URL | string, threadedWasm?: URL | string }} urls
  */
-async function inferenceModule(backend, threads, urls, options) {
+async function inferenceEngine(backend, threads, urls, options) {
   if (!["auto", "webgpu", "cpu"].includes(backend)) throw fail("CC2D_BAD_INPUT", `cc2d: unknown backend ${JSON.stringify(backend)}; use "auto", "webgpu" or "cpu"`, TypeError);
   const wanted = threads ?? Math.min(globalThis.navigator?.hardwareConcurrency || 1, 8);
   if (!(Number.isInteger(wanted) && wanted >= 1)) throw fail("CC2D_BAD_INPUT", `cc2d: threads must be a whole number ≥ 1, got ${threads}`, TypeError);
   if (backend !== "cpu") {
-    if (await hasWebGpu()) return loadWasm(urls.wasm, options);
-    // Refused before the WebGPU module is downloaded for nothing.
-    if (backend === "webgpu") throw fail("CC2D_NO_WEBGPU", 'cc2d: WebGPU is not available in this browser (no navigator.gpu, or requestAdapter() gave no adapter); use backend "cpu" or "auto"');
+    if (await hasWebGpu()) {
+      const module = await loadWasm(urls.wasm, options);
+      try {
+        return { module, engine: await module.Engine.create("webgpu") };
+      } catch (e) {
+        if (backend === "webgpu" || /** @type {any} */ (e)?.code !== "CC2D_NO_WEBGPU") throw e;
+        console.warn(`${e instanceof Error ? e.message : e}; cc2d runs on the CPU`);
+      }
+    } else if (backend === "webgpu") {
+      // Refused before the WebGPU module is downloaded for nothing.
+      throw fail("CC2D_NO_WEBGPU", 'cc2d: WebGPU is not available in this browser (no navigator.gpu, or requestAdapter() gave no adapter); use backend "cpu" or "auto"');
+    }
   }
+  const module = await cpuModule(wanted, urls, options);
+  return { module, engine: await module.Engine.create("cpu") };
+}
+
+/** The CPU's module: threaded where threads can run and are wanted, else single-threaded. */
+async function cpuModule(wanted, urls, options) {
   if (wanted > 1 && threadsAvailable() && !threadedFailure) {
     try {
       return await loadThreadedWasm(urls.threadedWasm, wanted, options);
@@ -316,6 +334,33 @@ async function hasWebGpu() {
   } catch {
     return false;
   }
+}
+
+/**
+ * The weights `create` loads: a model bundle's (exportModel: the detector's weights and what
+ * describes them), else `weights`, else the shipped ones; the arguments checked.
+ */
+async function weightSources(weights, model, loading) {
+  // A model bundle (exportModel): the detector's weights and what describes them.
+  let bundle = null;
+  if (model != null) {
+    if (weights != null) throw fail("CC2D_BAD_INPUT", "cc2d: give `model` (a bundle) or `weights`, not both", TypeError);
+    if (!isWeightsSource(model)) throw fail("CC2D_BAD_INPUT", "cc2d: model must be a URL, a string, bytes or a Blob/File holding a bundle from exportModel", TypeError);
+    bundle = unpackModel(await weightBytes(model, "detector", loading), weightsName(model, "model"));
+  }
+  const single = weights !== undefined && isWeightsSource(weights);
+  if (weights != null && !single && (typeof weights !== "object" || Object.keys(weights).some((k) => k !== "detector" && k !== "extractor"))) {
+    throw fail("CC2D_BAD_INPUT", "cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those", TypeError);
+  }
+  for (const which of ["detector", "extractor"]) {
+    const w = single ? undefined : weights?.[which];
+    if (w != null && !isWeightsSource(w)) throw fail("CC2D_BAD_INPUT", `cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`, TypeError);
+  }
+  const sources = {
+    detector: bundle?.weights ?? (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
+    extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
+  };
+  return { bundle, sources };
 }
 
 /**
@@ -363,27 +408,16 @@ export class Cc2d {
    */
   static async create({ backend = "auto", threads, weights, model, wasm, cpuWasm, threadedWasm, trainingWasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
-    const module = await inferenceModule(backend, threads, { wasm, cpuWasm, threadedWasm }, loading);
-    // A model bundle (exportModel): the detector's weights and what describes them.
-    let bundle = null;
-    if (model != null) {
-      if (weights != null) throw fail("CC2D_BAD_INPUT", "cc2d: give `model` (a bundle) or `weights`, not both", TypeError);
-      if (!isWeightsSource(model)) throw fail("CC2D_BAD_INPUT", "cc2d: model must be a URL, a string, bytes or a Blob/File holding a bundle from exportModel", TypeError);
-      bundle = unpackModel(await weightBytes(model, "detector", loading), weightsName(model, "model"));
+    const { module, engine } = await inferenceEngine(backend, threads, { wasm, cpuWasm, threadedWasm }, loading);
+    /** @type {Awaited<ReturnType<typeof weightSources>>} */
+    let chosen;
+    try {
+      chosen = await weightSources(weights, model, loading);
+    } catch (e) {
+      engine.free();
+      throw e;
     }
-    const single = weights !== undefined && isWeightsSource(weights);
-    if (weights != null && !single && (typeof weights !== "object" || Object.keys(weights).some((k) => k !== "detector" && k !== "extractor"))) {
-      throw fail("CC2D_BAD_INPUT", "cc2d: weights must be a URL, a string, bytes, a Blob/File, or { detector, extractor } of those", TypeError);
-    }
-    for (const which of ["detector", "extractor"]) {
-      const w = single ? undefined : weights?.[which];
-      if (w != null && !isWeightsSource(w)) throw fail("CC2D_BAD_INPUT", `cc2d: weights.${which} must be a URL, a string, bytes or a Blob/File`, TypeError);
-    }
-    const sources = {
-      detector: bundle?.weights ?? (single ? weights : weights?.detector) ?? DEFAULT_WEIGHTS.detector,
-      extractor: (single ? undefined : weights?.extractor) ?? DEFAULT_WEIGHTS.extractor,
-    };
-    const engine = await module.Engine.create(backend);
+    const { bundle, sources } = chosen;
     const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
     const cc2d = new Cc2d(engine, sources, adapter, loading);
     cc2d.#wasm = module;

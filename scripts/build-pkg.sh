@@ -3,17 +3,18 @@
 # WebGPU's runtime optimised for size; Cargo.toml), each through wasm-bindgen (ES module for the web) and
 # wasm-opt (npm `binaryen`; never Debian's, which breaks the module):
 #   wasm/cc2d_bg.wasm        inference (`webgpu`): detection, matching, pseudo-labelling, on
-#                            WebGPU (or the CPU, one thread, should WebGPU fail to start);
-#   wasm/cc2d_cpu_bg.wasm    the same inference without WebGPU, one CPU thread (`web`), which
-#                            the package loads for the CPU backend where threads cannot run:
-#                            a third of the size;
+#                            WebGPU alone (no CPU backend: should WebGPU fail to start, the
+#                            package loads a CPU module instead);
+#   wasm/cc2d_cpu_bg.wasm    the same inference on one CPU thread (`web,cpu`), which the
+#                            package loads for the CPU backend where threads cannot run;
 #   wasm/cc2d_mt_bg.wasm     the same inference on the CPU with threads (`web,threads`: shared
 #                            memory, a rayon pool of Web Workers), which the package loads
 #                            instead in a cross-origin-isolated worker when the CPU is used;
 #                            std rebuilt with atomics (`-Z build-std`, on the stable toolchain
 #                            through RUSTC_BOOTSTRAP: no nightly needed), its own target folder;
-#   wasm/cc2d_train_bg.wasm  the engine with fine-tuning (`webgpu,train`: autodiff, the
-#                            optimiser), fetched by the package on the first `fineTune`;
+#   wasm/cc2d_train_bg.wasm  the engine with fine-tuning on WebGPU or the CPU
+#                            (`webgpu,cpu,train,fusion`: autodiff, the optimiser, kernel
+#                            fusion), fetched by the package on the first `fineTune`;
 # the shipped weights beside them, then `npm pack` → pkg/cc2d-<version>.tgz.
 # Needs: the wasm32 target and rust-src, wasm-bindgen-cli matching Cargo.lock, `npm ci` at the top level.
 set -euo pipefail
@@ -25,7 +26,7 @@ rm -rf pkg/wasm pkg/weights pkg/*.tgz
 
 # Module name → cargo features. Each module's wasm-opt (binaryen compiled to wasm: one thread)
 # starts as soon as the module is built, beside the next module's cargo build.
-modules=(cc2d:webgpu cc2d_train:webgpu,train cc2d_cpu:web cc2d_mt:web,threads)
+modules=(cc2d:webgpu cc2d_train:webgpu,cpu,train,fusion cc2d_cpu:web,cpu cc2d_mt:web,threads)
 pids=()
 for module in "${modules[@]}"; do
   name=${module%%:*}

@@ -14,13 +14,14 @@ cd "$(dirname "$0")/.."
 echo "== lint: rustfmt, clippy (native and wasm, warnings are errors) [${SECONDS}s]"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
-# The browser modules' code paths (build-pkg.sh): without WebGPU (`web`, as the threaded CPU
-# module, whose `threads` adds only the pool's entry point here: wasm-bindgen-rayon compiles
-# only with the atomics build, and the threaded kernels are linted natively, `cli` has
-# `threads`), and the training module (`webgpu,train`; the inference module, `webgpu`, is the
-# same code less training).
-cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
-cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,train --lib --test web -- -D warnings
+# The browser modules' code paths (build-pkg.sh): the CPU alone (`web,cpu`, as the threaded
+# CPU module, whose `threads` adds only the pool's entry point here: wasm-bindgen-rayon
+# compiles only with the atomics build, and the threaded kernels are linted natively, `cli`
+# has `threads`), WebGPU alone (`webgpu`, the inference module), and the training module
+# (`webgpu,cpu,train,fusion`, which the Rust-in-Chromium tests are built as).
+cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features web,cpu --lib -- -D warnings
+cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu --lib -- -D warnings
+cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,cpu,train,fusion --lib --test web -- -D warnings
 
 echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node [${SECONDS}s]"
 node --test --test-reporter=spec tests/js/
@@ -32,7 +33,7 @@ echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || e
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
-cargo test --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,train --test web -- --nocapture
+cargo test --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,cpu,train,fusion --test web -- --nocapture
 
 echo "== npm package (pkg/) and its page-level browser tests [${SECONDS}s]"
 bash scripts/build-pkg.sh

@@ -3,13 +3,13 @@
 //! stacks inside them, and the receptive-field block of the extractor's deep levels.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// Encoder stages: full resolution, 1/2, 1/4, 1/8, 1/16 (a 2×2 pooling after each, so the
 /// bottom is at 1/32).
@@ -48,7 +48,11 @@ pub struct ConvBlock {
 
 impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward_cpu(&x).unwrap_or_else(|| self.forward_ops(x))
+        #[cfg(feature = "cpu")]
+        if let Some(y) = self.forward_cpu(&x) {
+            return y;
+        }
+        self.forward_ops(x)
     }
 
     /// Burn's ops, with gradients: every backend.
@@ -60,8 +64,27 @@ impl ConvBlock {
         };
         self.relu.forward(x)
     }
+
+    /// The block for inference, its batch norm folded into the convolution: with running
+    /// statistics the norm is an affine map per channel, `scale · x + shift`, which the
+    /// convolution's weights and bias absorb. A convolution with bias and a ReLU are left:
+    /// without kernel fusion (the browser's WebGPU module) the norm's chain of element-wise
+    /// kernels is gone from every block, and the CPU kernel needs no folding per call. Not
+    /// for training (the statistics would no longer be learnt).
+    pub fn fold_batch_norm(self) -> Self {
+        let Self { mut conv, norm, relu } = self;
+        if let Some(norm) = norm {
+            let scale = norm.gamma.val() / norm.running_var.value().add_scalar(norm.epsilon).sqrt();
+            let bias = conv.bias.take().map_or_else(|| scale.zeros_like(), |b| b.val());
+            conv.bias = Some(Param::from_tensor((bias - norm.running_mean.value()) * scale.clone() + norm.beta.val()));
+            let cout = scale.dims()[0];
+            conv.weight = Param::from_tensor(conv.weight.val() * scale.reshape([cout, 1, 1, 1]));
+        }
+        Self { conv, norm: None, relu }
+    }
 }
 
+#[cfg(feature = "cpu")]
 impl ConvBlock {
     /// Detection and matching on the CPU backend ([`on_cpu_for_inference`]): the block as
     /// one kernel, [`cpu::conv_same`], with the batch norm folded into the convolution's
@@ -121,6 +144,11 @@ impl ConvStack {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.blocks.iter().fold(x, |x, b| b.forward(x))
     }
+
+    /// [`ConvBlock::fold_batch_norm`] for every block.
+    pub fn fold_batch_norm(self) -> Self {
+        Self { blocks: self.blocks.into_iter().map(ConvBlock::fold_batch_norm).collect() }
+    }
 }
 
 /// The VGG-style encoder (paper Fig. 2 and 3): per stage, `depths[s]` 3×3 convolutions of
@@ -163,6 +191,11 @@ impl VggEncoder {
             x = max_pool_2x2(&self.pool, x);
         }
         Encoded { bottom: x, skips }
+    }
+
+    /// [`ConvBlock::fold_batch_norm`] for every block (VGG's have none; a no-op today).
+    pub fn fold_batch_norm(self) -> Self {
+        Self { stages: self.stages.into_iter().map(ConvStack::fold_batch_norm).collect(), pool: self.pool }
     }
 }
 
@@ -222,6 +255,11 @@ impl UnetDecoder {
         }
         levels
     }
+
+    /// [`ConvBlock::fold_batch_norm`] for every block.
+    pub fn fold_batch_norm(self) -> Self {
+        Self { stages: self.stages.into_iter().map(ConvStack::fold_batch_norm).collect() }
+    }
 }
 
 /// What the paper calls ASPP; in the authors' code a receptive-field block: a 1×1 branch
@@ -273,6 +311,11 @@ impl ReceptiveFieldBlock {
         let fused = self.fuse.forward(Tensor::cat(parts, 1));
         self.relu.forward(fused + self.shortcut.forward(x))
     }
+
+    /// [`ConvBlock::fold_batch_norm`] for every block.
+    pub fn fold_batch_norm(self) -> Self {
+        Self { direct: self.direct.fold_batch_norm(), branches: self.branches.into_iter().map(DilatedBranch::fold_batch_norm).collect(), ..self }
+    }
 }
 
 /// One branch of the receptive-field block: 1×1 reduce, 1×k, k×1, 3×3 dilated by k.
@@ -288,6 +331,15 @@ impl DilatedBranch {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.dilated.forward(self.vertical.forward(self.horizontal.forward(self.reduce.forward(x))))
     }
+
+    fn fold_batch_norm(self) -> Self {
+        Self {
+            reduce: self.reduce.fold_batch_norm(),
+            horizontal: self.horizontal.fold_batch_norm(),
+            vertical: self.vertical.fold_batch_norm(),
+            dilated: self.dilated.fold_batch_norm(),
+        }
+    }
 }
 
 /// Bilinear resize of feature maps to `[height, width]` (pixel-centre aligned, as the
@@ -295,7 +347,13 @@ impl DilatedBranch {
 pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if size == [2 * h, 2 * w] {
-        return cpu_kernel(&x, cpu::upsample_2x).unwrap_or_else(|| upsample_2x(upsample_2x(x, 2), 3));
+        #[cfg(feature = "cpu")]
+        if let Some(y) = cpu_kernel(&x, cpu::upsample_2x) {
+            return y;
+        }
+        // Off the CPU, plain ops in inference too: Burn's bilinear `interpolate` (no gradient
+        // on the GPU backends) made the first WebGPU detection on SwiftShader 4 s slower.
+        return upsample_2x(upsample_2x(x, 2), 3);
     }
     interpolate(x, InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false).with_output_size(size))
 }
@@ -324,12 +382,15 @@ fn upsample_2x(x: Tensor<4>, dim: usize) -> Tensor<4> {
 
 /// The encoder's 2×2 max-pooling (stride 2).
 fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    if h % 2 == 0
-        && w % 2 == 0
-        && let Some(pooled) = cpu_kernel(&x, cpu::max_pool_2x2)
+    #[cfg(feature = "cpu")]
     {
-        return pooled;
+        let [_, _, h, w] = x.dims();
+        if h % 2 == 0
+            && w % 2 == 0
+            && let Some(pooled) = cpu_kernel(&x, cpu::max_pool_2x2)
+        {
+            return pooled;
+        }
     }
     pool.forward(x)
 }
@@ -341,26 +402,31 @@ fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// Burn's own ops, with gradients.
 /// `kernel` takes `[B, C, H, W]` values in row-major order and gives the output values and
 /// shape.
+#[cfg(feature = "cpu")]
 fn cpu_kernel(x: &Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> Option<Tensor<4>> {
     if !on_cpu_for_inference(x) {
         return None;
     }
     let data = x.clone().into_data();
     let (values, shape) = kernel(data.as_slice::<f32>().ok()?, x.dims());
-    Some(Tensor::from_data(TensorData::new(values, shape), &x.device()))
+    Some(Tensor::from_data(burn::tensor::TensorData::new(values, shape), &x.device()))
 }
 
 /// f32 values on the CPU backend without autodiff: where the project's own CPU kernels run.
+#[cfg(feature = "cpu")]
 fn on_cpu_for_inference(x: &Tensor<4>) -> bool {
     let device = x.device();
     device == Device::flex() && !device.is_autodiff() && x.dtype() == burn::tensor::DType::F32
 }
 
+#[cfg(feature = "cpu")]
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
 }
 
-/// The CPU loops behind [`cpu_kernel`] and [`ConvBlock`]'s CPU path.
+/// The CPU loops behind [`cpu_kernel`] and [`ConvBlock`]'s CPU path (the `cpu` feature: the
+/// browser's WebGPU module has no CPU backend).
+#[cfg(feature = "cpu")]
 mod cpu {
     /// A stride-1 convolution that keeps the size (odd kernel, "same" zero padding), plus
     /// `bias`, then ReLU: `[B, Cin, H, W]` by weights `[Cout, Cin, kh, kw]`. One matrix
@@ -548,7 +614,14 @@ mod tests {
             let [b, h, w] = size;
             let x = Tensor::<4>::random([b, channels[0], h, w], Distribution::Normal(0.0, 1.0), &device);
             let cpu = block.forward_cpu(&x).expect("the CPU path takes every block shape");
-            assert!(max_abs_diff(cpu, block.forward_ops(x)) < 1e-5, "{channels:?} {kernel:?} dilation {dilation}");
+            let ops = block.forward_ops(x.clone());
+            assert!(max_abs_diff(cpu.clone(), ops.clone()) < 1e-5, "{channels:?} {kernel:?} dilation {dilation}");
+            // Folded (inference on every backend): Burn's ops without the norm give the same
+            // values, and the CPU path the same values as before folding.
+            let folded = block.fold_batch_norm();
+            assert!(folded.norm.is_none() && folded.conv.bias.is_some());
+            assert!(max_abs_diff(folded.forward_ops(x.clone()), ops) < 1e-5, "folded, {channels:?} {kernel:?}");
+            assert_eq!(max_abs_diff(folded.forward_cpu(&x).expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
         }
     }
 

@@ -96,6 +96,12 @@ impl Detector {
         }
     }
 
+    /// The detector for inference, its batch norms folded into the convolutions
+    /// ([`crate::model::blocks::ConvBlock::fold_batch_norm`]): the same maps.
+    pub fn fold_batch_norm(self) -> Self {
+        Self { encoder: self.encoder.fold_batch_norm(), decoder: self.decoder.fold_batch_norm(), ..self }
+    }
+
     pub fn landmarks(&self) -> usize {
         self.landmarks
     }

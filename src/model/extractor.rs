@@ -99,6 +99,10 @@ impl EmbeddingHead {
         };
         self.project.forward(x)
     }
+
+    fn fold_batch_norm(self) -> Self {
+        Self { rfb: self.rfb.map(ReceptiveFieldBlock::fold_batch_norm), ..self }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -121,6 +125,12 @@ impl Extractor {
         let bottom = encoded.bottom.clone();
         let levels = std::iter::once(bottom).chain(self.decoder.forward(encoded));
         levels.zip(&self.heads).map(|(x, head)| head.forward(x)).collect()
+    }
+
+    /// The extractor for matching, its batch norms folded into the convolutions
+    /// ([`crate::model::blocks::ConvBlock::fold_batch_norm`]): the same embeddings.
+    pub fn fold_batch_norm(self) -> Self {
+        Self { encoder: self.encoder.fold_batch_norm(), decoder: self.decoder.fold_batch_norm(), heads: self.heads.into_iter().map(EmbeddingHead::fold_batch_norm).collect() }
     }
 }
 

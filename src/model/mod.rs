@@ -32,7 +32,10 @@ pub enum DeviceKind {
 pub fn device(kind: DeviceKind) -> crate::Result<Device> {
     use crate::Error;
     match kind {
+        #[cfg(feature = "cpu")]
         DeviceKind::Cpu => Ok(Device::flex()),
+        #[cfg(not(feature = "cpu"))]
+        DeviceKind::Cpu => Err(Error::Invalid("this build has no CPU backend (enable the `cpu` feature)".into())),
         #[cfg(feature = "cli")]
         DeviceKind::Wgpu => {
             // wgpu's runtime registers once per process: later callers (the pipeline trains,

@@ -35,7 +35,10 @@ pub const TTA_SHIFTS: [[f64; 2]; 4] = [[-6.0, -2.0], [6.0, 2.0], [-2.0, 6.0], [2
 
 #[derive(Clone)]
 pub struct TplDetector {
+    /// The trained detector, as saved and fine-tuned.
     model: Detector,
+    /// The same with its batch norms folded into the convolutions, which detection runs.
+    inference: Detector,
     config: TplConfig,
     /// Test-time augmentation on (see [`TTA_SHIFTS`]).
     tta: bool,
@@ -47,7 +50,7 @@ pub struct TplDetector {
 
 impl TplDetector {
     pub fn new(model: Detector, config: TplConfig) -> Self {
-        Self { model, config, names: None, tta: false, calibration: None }
+        Self { inference: model.clone().fold_batch_norm(), model, config, names: None, tta: false, calibration: None }
     }
 
     /// Loads detector weights held in memory. The configuration comes from the weights'
@@ -72,9 +75,11 @@ impl TplDetector {
             });
         }
         let model = weights::from_bytes(config.detector.init(device), bytes, source_name)?;
-        let names = names.filter(|n| n.len() == config.detector.landmarks);
-        let calibration = metadata.get(weights::CONFIDENCE).and_then(|c| serde_json::from_str(c).ok());
-        Ok(Self { model, config, names, tta: false, calibration })
+        Ok(Self {
+            names: names.filter(|n| n.len() == config.detector.landmarks),
+            calibration: metadata.get(weights::CONFIDENCE).and_then(|c| serde_json::from_str(c).ok()),
+            ..Self::new(model, config)
+        })
     }
 
     /// [`Self::from_bytes`] from a file.
@@ -217,7 +222,7 @@ impl Locator for TplDetector {
             .map(|&[x, y]| if x == 0.0 && y == 0.0 { input.image.clone() } else { Similarity::about_centre(side, side, 0.0, 1.0, Point::new(x, y)).warp(&input.image) })
             .collect();
         let batch = batch_tensor(&copies.iter().map(|c| c.pixels.as_slice()).collect::<Vec<_>>(), side as usize, device);
-        let out = self.model.forward(batch);
+        let out = self.inference.forward(batch);
         (Tensor::cat(vec![sigmoid(out.heatmap_logits), out.offset_x, out.offset_y], 1), input.frame)
     }
 

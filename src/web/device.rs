@@ -8,8 +8,8 @@ use crate::web::Rejection;
 
 /// Initialises Burn on the browser's WebGPU (once per page; later calls reuse it). Fails
 /// with a clear message when the browser offers no adapter (no `navigator.gpu`, or
-/// `requestAdapter()` returned null), or when this module was built without WebGPU (the
-/// package's threaded CPU module).
+/// `requestAdapter()` returned null), when the adapter gives no device, or when this module
+/// was built without WebGPU (the package's CPU modules).
 pub async fn webgpu_device() -> Result<Device, Error> {
     #[cfg(feature = "webgpu")]
     {
@@ -26,21 +26,30 @@ pub async fn webgpu_device() -> Result<Device, Error> {
         Ok(device)
     }
     #[cfg(not(feature = "webgpu"))]
-    Err(Error::NoWebGpu("this module is the package's threaded CPU build, without WebGPU: use backend \"cpu\"".into()))
+    Err(Error::NoWebGpu("this module is one of the package's CPU builds, without WebGPU: use backend \"cpu\"".into()))
 }
 
 /// The device for a backend name: `webgpu`, `cpu` (Burn's flex), or `auto` (WebGPU when
-/// the browser has an adapter, else the CPU).
+/// the browser has an adapter, else the CPU). A module built without the CPU backend (the
+/// package's WebGPU module) refuses `cpu`, and `auto` without WebGPU, with `CC2D_NO_WEBGPU`:
+/// the package then loads a CPU module.
 pub async fn device_for(backend: &str) -> Result<(Device, &'static str), Rejection> {
     match backend {
-        "cpu" => Ok((Device::flex(), "cpu")),
+        "cpu" => cpu_device().map(|d| (d, "cpu")),
         "webgpu" => webgpu_device().await.map(|d| (d, "webgpu")).map_err(Rejection::from),
-        "auto" => Ok(match webgpu_device().await {
-            Ok(d) => (d, "webgpu"),
-            Err(_) => (Device::flex(), "cpu"),
-        }),
+        "auto" => match webgpu_device().await {
+            Ok(d) => Ok((d, "webgpu")),
+            Err(e) => cpu_device().map(|d| (d, "cpu")).map_err(|_| Rejection::from(e)),
+        },
         other => Err(Rejection::from(Error::Invalid(format!("unknown backend {other:?}; use \"auto\", \"webgpu\" or \"cpu\"")))),
     }
+}
+
+fn cpu_device() -> Result<Device, Rejection> {
+    #[cfg(feature = "cpu")]
+    return Ok(Device::flex());
+    #[cfg(not(feature = "cpu"))]
+    Err(Rejection::from(Error::NoWebGpu("this module is the package's WebGPU build, without the CPU backend: the package loads its CPU module for backend \"cpu\"".into())))
 }
 
 /// Lets the page's event loop take a turn (a zero-delay timer). On WebGPU the launches of a

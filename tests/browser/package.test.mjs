@@ -431,7 +431,7 @@ test("WebGPU device loss: the device destroyed under a running engine, the next 
   });
 });
 
-test("auto picks WebGPU when there is an adapter and agrees with the CPU; without one it falls back", { timeout: 300_000 }, async (t) => {
+test("auto picks WebGPU when there is an adapter and agrees with the CPU; without one, or with an adapter that gives no device, it falls back to the CPU module", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   const modules = (served) => served.filter((p) => p.endsWith(".wasm"));
   await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
@@ -464,6 +464,34 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
     assert.equal(r.backend, "cpu");
     assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
     assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"], "without an adapter: the CPU module; WebGPU's refused before its download");
+  });
+  // An adapter whose device cannot be had (a blocklisted driver, a device already lost): the
+  // WebGPU module, which has no CPU backend, gives way to the CPU module.
+  await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async () => {
+      GPUAdapter.prototype.requestDevice = async () => {
+        throw new DOMException("the test refuses every device", "OperationError");
+      };
+      const { Cc2d } = await import("cc2d");
+      const warnings = [];
+      const warn = console.warn;
+      console.warn = (...a) => warnings.push(a.join(" "));
+      const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
+      const auto = await Cc2d.create({ backend: "auto" });
+      const found = await auto.detect(bytes, { name: "151.jpg" });
+      const backend = auto.backend;
+      await auto.dispose();
+      console.warn = warn;
+      const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => `${e.code} ${e.message}`);
+      return { backend, landmarks: found.landmarks, warnings, refused };
+    });
+    t.diagnostic(`no device: ${r.warnings.join("; ")}`);
+    assert.equal(r.backend, "cpu");
+    assert.ok(maxDistance(r.landmarks, recorded.landmarks) < 1e-3, "the CPU module's landmarks");
+    assert.match(r.warnings.join("\n"), /WebGPU is not available.*cc2d runs on the CPU/s);
+    assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
+    assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_bg.wasm", "/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"], "WebGPU's module tried, then the CPU module");
   });
 });
 
