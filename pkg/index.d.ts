@@ -15,7 +15,7 @@ export type ImageSource =
 export type WeightsSource = URL | string | ArrayBuffer | Uint8Array | Blob;
 
 export interface CreateOptions {
-  /** `"auto"` (default) uses WebGPU when the browser has an adapter, else the CPU. */
+  /** `"auto"` (default) uses WebGPU when the browser has an adapter that gives a device, else the CPU (its own module, loaded then). */
   backend?: "auto" | "webgpu" | "cpu";
   /**
    * Threads for the CPU backend, default the machine's cores (at most 8). More than one runs
