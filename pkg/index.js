@@ -341,7 +341,6 @@ async function hasWebGpu() {
  * describes them), else `weights`, else the shipped ones; the arguments checked.
  */
 async function weightSources(weights, model, loading) {
-  // A model bundle (exportModel): the detector's weights and what describes them.
   let bundle = null;
   if (model != null) {
     if (weights != null) throw fail("CC2D_BAD_INPUT", "cc2d: give `model` (a bundle) or `weights`, not both", TypeError);

@@ -87,11 +87,11 @@ impl ConvBlock {
 #[cfg(feature = "cpu")]
 impl ConvBlock {
     /// Detection and matching on the CPU backend ([`on_cpu_for_inference`]): the block as
-    /// one kernel, [`cpu::conv_same`], with the batch norm folded into the convolution's
-    /// weights and bias (inference uses the running statistics, so it is an affine map per
-    /// channel) and the ReLU applied as the outputs are laid out. Burn's CPU convolution runs
-    /// the detector's layers at about half this speed (`scripts/onnx-anchor`). `None`
-    /// elsewhere (WebGPU, training): Burn's ops.
+    /// one kernel, [`cpu::conv_same`], its batch norm folded into the convolution
+    /// ([`Self::fold_batch_norm`]: the detector and the extractors arrive folded; a block that
+    /// is not is folded here, per call) and the ReLU applied as the outputs are laid out.
+    /// Burn's CPU convolution runs the detector's layers at about half this speed
+    /// (`scripts/onnx-anchor`). `None` elsewhere (WebGPU, training): Burn's ops.
     fn forward_cpu(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
         let conv = &self.conv;
         let [_, _, kh, kw] = conv.weight.dims();
@@ -99,19 +99,11 @@ impl ConvBlock {
         if !on_cpu_for_inference(x) || conv.stride != [1, 1] || conv.groups != 1 || kh % 2 == 0 || kw % 2 == 0 || conv.padding != same {
             return None;
         }
-        let mut weight = values(conv.weight.val());
-        let cout = conv.weight.dims()[0];
-        let mut bias = conv.bias.as_ref().map_or_else(|| vec![0.0; cout], |b| values(b.val()));
-        if let Some(norm) = &self.norm {
-            let (gamma, beta) = (values(norm.gamma.val()), values(norm.beta.val()));
-            let (mean, var) = (values(norm.running_mean.value()), values(norm.running_var.value()));
-            let per_channel = weight.len() / cout;
-            for (c, filter) in weight.chunks_exact_mut(per_channel).enumerate() {
-                let scale = gamma[c] / (var[c] + norm.epsilon as f32).sqrt();
-                filter.iter_mut().for_each(|w| *w *= scale);
-                bias[c] = (bias[c] - mean[c]) * scale + beta[c];
-            }
+        if self.norm.is_some() {
+            return self.clone().fold_batch_norm().forward_cpu(x);
         }
+        let weight = values(conv.weight.val());
+        let bias = conv.bias.as_ref().map_or_else(|| vec![0.0; conv.weight.dims()[0]], |b| values(b.val()));
         cpu_kernel(x, |input, dims| cpu::conv_same(input, dims, &weight, conv.weight.dims(), conv.dilation, &bias))
     }
 }
