@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: lint and types (rustfmt, clippy natively and for wasm, tsc over the npm
-# package), native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
+# The test suite: lint and types (rustfmt, clippy on every build of this crate natively and
+# for wasm, tsc over the npm package), native tests (unit, CLI, real radiographs, flex vs wgpu), the Rust browser
 # tests in headless Chromium (WebGPU vs flex, shipped models in wasm vs native; the training
 # module's features), then the npm
 # package built and packed, and its page-level tests (playwright-core: the tarball and the
@@ -11,22 +11,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== lint: rustfmt, clippy (native and wasm, warnings are errors) [${SECONDS}s]"
+echo "== lint: rustfmt; clippy as each build below compiles this crate [${SECONDS}s]"
 cargo fmt --check
-cargo clippy --release --all-targets -- -D warnings
-# The browser modules' code paths (build-pkg.sh): the CPU alone (`web,cpu`, as the threaded
-# CPU module, whose `threads` adds only the pool's entry point here: wasm-bindgen-rayon
-# compiles only with the atomics build, and the threaded kernels are linted natively, `cli`
-# has `threads`), WebGPU alone (`webgpu`, the inference module), and the training module
-# (`webgpu,cpu,train,fusion`, which the Rust-in-Chromium tests are built as).
-cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features web,cpu --lib -- -D warnings
-cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu --lib -- -D warnings
-cargo clippy --profile wasm --target wasm32-unknown-unknown --no-default-features --features webgpu,cpu,train,fusion --lib --test web -- -D warnings
+# Every cargo build below compiles this crate with clippy-driver, warnings as errors
+# (scripts/lint-rustc): the native targets (the CLI's features), the Rust-in-Chromium tests
+# (the training module's features) and each of the package's modules as it ships (WebGPU
+# alone; the CPU alone; the threaded CPU module with atomics; the training module), instead
+# of separate `cargo clippy` runs, whose metadata builds of Burn for each feature set took a
+# tenth of a cold CI run.
+export RUSTC_WORKSPACE_WRAPPER="$PWD/scripts/lint-rustc"
 
 echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node [${SECONDS}s]"
 node --test --test-reporter=spec tests/js/
 
 echo "== native tests [${SECONDS}s]"
+# The benchmark is built (and so linted) with the tests' dependencies, not run: `cargo bench`.
+cargo build --release --benches
 cargo test --release
 
 echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || echo 'chromium not found')) [${SECONDS}s]"
@@ -39,5 +39,7 @@ echo "== npm package (pkg/) and its page-level browser tests [${SECONDS}s]"
 bash scripts/build-pkg.sh
 echo "== types: tsc --noEmit over pkg/ (checkJs; the Cc2d class against index.d.ts) [${SECONDS}s]"
 node_modules/.bin/tsc -p .
-node --test --test-reporter=spec tests/browser/
+# Two test files side by side (package.test.mjs, training.test.mjs): each page is mostly one
+# core busy, and node runs one file at a time on 2 cores otherwise.
+node --test --test-concurrency=2 --test-reporter=spec tests/browser/
 echo "== all passed [${SECONDS}s]"

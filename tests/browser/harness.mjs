@@ -4,7 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,21 @@ export const ORIGIN = "http://localhost:8123";
 /** A second origin that serves the unpacked package with CORS, as a CDN does (jsDelivr, unpkg). */
 export const CDN_ORIGIN = "http://127.0.0.1:8124";
 export const DATA = process.env.CC2D_DATA ?? resolve(ROOT, "../shared/data");
+
+/** The native CLI's detection on ISBI image 151 (`tests/fixtures`), with the landmarks' names. */
+export const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
+
+/** ISBI image 001's landmarks (mean of the two doctors) with the recorded names: the template. */
+export function isbiTemplate() {
+  const read = (who) =>
+    readFileSync(join(DATA, `isbi2015/AnnotationsByMD/400_${who}/001.txt`), "utf8")
+      .trim()
+      .split("\n")
+      .slice(0, 19)
+      .map((l) => l.split(",").map(Number));
+  const [s, j] = [read("senior"), read("junior")];
+  return recorded.landmarks.map((l, i) => ({ name: l.name, x: (s[i][0] + j[i][0]) / 2, y: (s[i][1] + j[i][1]) / 2 }));
+}
 
 /** Largest distance between corresponding points (landmarks `{ x, y }`), pixels. */
 export function maxDistance(a, b) {
