@@ -425,7 +425,8 @@ mod cpu {
     /// product per kernel tap, with no im2col copy: on the input zero-padded once, tap (ky,
     /// kx) reads every plane shifted by ky·d rows and kx·d columns, a plain strided view, as
     /// long as the outputs are computed over the padded width (the extra columns are dropped
-    /// at the end). The products accumulate in place (gemm's `read_dst`).
+    /// at the end). The products accumulate in place (gemm's `read_dst`). With few inputs per
+    /// output (the first layer), one product over all taps instead ([`FEW_INPUTS`]).
     pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], [cout, wcin, kh, kw]: [usize; 4], [dy, dx]: [usize; 2], bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
         assert!(wcin == cin && x.len() == b * cin * h * w && weight.len() == cout * cin * kh * kw && bias.len() == cout, "convolution shapes");
         let (pad_h, pad_w) = (kh / 2 * dy, kw / 2 * dx);
@@ -446,6 +447,9 @@ mod cpu {
             // of `products`, no synchronisation between the taps.
             let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
             let band = |first: usize, rows: usize| {
+                if cin * kh * kw <= FEW_INPUTS {
+                    return few_inputs_band(&padded, plane, [cin, kh, kw], |tap| tap / kw * dy * pw + tap % kw * dx, weight, dst as *mut f32, m, cout, first, rows);
+                }
                 for tap in 0..kh * kw {
                     let offset = tap / kw * dy * pw + tap % kw * dx;
                     // SAFETY: dst is rows `first..first + rows` of the `m × cout` column-major
@@ -487,6 +491,66 @@ mod cpu {
             });
         }
         (out, [b, cout, h, w])
+    }
+
+    /// At most this many inputs per output (input channels × kernel taps: the first layer's
+    /// 3 × 9) and the convolution runs as one matrix product over all of them instead of one
+    /// per tap: a tap's product would read and write every output for only `cin` multiplies.
+    const FEW_INPUTS: usize = 32;
+
+    /// Rows `first..first + rows` of `products` (column-major, `m` × `cout`) for a convolution
+    /// with few inputs per output: in chunks that stay in cache, the inputs of each output
+    /// gathered into a matrix (`cin · kh · kw` columns, each a tap's shifted view of a padded
+    /// plane: `offset(tap)` values in), then one product with the weights.
+    #[allow(clippy::too_many_arguments)]
+    fn few_inputs_band(
+        padded: &[f32],
+        plane: usize,
+        [cin, kh, kw]: [usize; 3],
+        offset: impl Fn(usize) -> usize,
+        weight: &[f32],
+        dst: *mut f32,
+        m: usize,
+        cout: usize,
+        first: usize,
+        rows: usize,
+    ) {
+        const CHUNK: usize = 2048;
+        let (taps, k) = (kh * kw, cin * kh * kw);
+        let mut columns = vec![0.0f32; CHUNK.min(rows) * k];
+        for start in (first..first + rows).step_by(CHUNK) {
+            let n = CHUNK.min(first + rows - start);
+            for (column, gathered) in columns.chunks_exact_mut(n).take(k).enumerate() {
+                let source = (column / taps) * plane + offset(column % taps) + start;
+                gathered.copy_from_slice(&padded[source..source + n]);
+            }
+            // SAFETY: dst rows `start..start + n` of the `m × cout` column-major products are
+            // this band's alone; lhs is `columns` (`n × k`, column-major); rhs (`k × cout`)
+            // is the weights `[cout][cin · kh · kw]`, inside `weight`.
+            unsafe {
+                gemm::gemm(
+                    n,
+                    cout,
+                    k,
+                    dst.add(start),
+                    m as isize,
+                    1,
+                    false,
+                    columns.as_ptr(),
+                    n as isize,
+                    1,
+                    weight.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        }
     }
 
     /// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`
