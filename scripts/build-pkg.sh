@@ -24,13 +24,14 @@ target=${CARGO_TARGET_DIR:-target}
 profile=wasm
 rm -rf pkg/wasm pkg/weights pkg/*.tgz
 
-# Module name → cargo features. Each module's wasm-opt (binaryen compiled to wasm: one thread)
-# starts as soon as the module is built, beside the next module's cargo build. -O1, not -O3:
-# after LLVM's opt-level 3 binaryen's heavier passes only inline more, so -O1 gives smaller
-# downloads (WebGPU module 3.27 → 3.17 MB gzipped, CPU module 1.41 → 1.31) at the same speed
-# (CPU module in Chromium: 215 / 216 against 207 / 220 ms per radiograph, two runs each), in a
-# quarter of the time (the training module: 70 s against 303 s on one core).
-modules=(cc2d:webgpu cc2d_train:webgpu,cpu,train,fusion cc2d_cpu:web,cpu cc2d_mt:web,threads)
+# Module name → cargo features → wasm-opt level. Each module's wasm-opt (binaryen compiled to
+# wasm: one thread) starts as soon as the module is built, beside the next module's cargo
+# build. After LLVM's opt-level 3, binaryen's -O3 still pays where WebGPU's host code runs
+# (the WebGPU module on SwiftShader: 4945 / 4609 ms per detection, first call 5.5 / 5.3 s,
+# against 5185 / 4957 ms and 6.0 / 6.0 s at -O1, two alternated runs), not on the CPU path
+# (the CPU module: 207 / 220 ms at -O3, 215 / 216 at -O1), where -O1 gives a smaller download
+# (1.41 → 1.32 MB gzipped) in a fifth of the time (18 s against 85 s on one core).
+modules=(cc2d:webgpu:-O3 cc2d_train:webgpu,cpu,train,fusion:-O3 cc2d_cpu:web,cpu:-O1 cc2d_mt:web,threads:-O1)
 pids=()
 for module in "${modules[@]}"; do
   name=${module%%:*}
@@ -44,13 +45,14 @@ for module in "${modules[@]}"; do
       -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base
     wasm=$target/threads/wasm32-unknown-unknown/$profile/cc2d.wasm
   else
-    cargo build --profile "$profile" --target wasm32-unknown-unknown --no-default-features --features "${module#*:}" --lib
+    features=${module#*:}
+    cargo build --profile "$profile" --target wasm32-unknown-unknown --no-default-features --features "${features%:*}" --lib
     wasm=$target/wasm32-unknown-unknown/$profile/cc2d.wasm
   fi
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "$name" "$wasm"
   echo "$name: built [${SECONDS}s]"
   stat -c %s "pkg/wasm/${name}_bg.wasm" > "pkg/wasm/${name}.raw"
-  (node_modules/.bin/wasm-opt -O1 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd --enable-threads \
+  (node_modules/.bin/wasm-opt "${module##*:}" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-simd --enable-threads \
     "pkg/wasm/${name}_bg.wasm" -o "pkg/wasm/${name}_bg.opt.wasm" && echo "$name: wasm-opt done [${SECONDS}s]") &
   pids+=($!)
 done
