@@ -30,8 +30,10 @@ rm -rf pkg/wasm pkg/weights pkg/*.tgz
 # (the WebGPU module on SwiftShader: 4945 / 4609 ms per detection, first call 5.5 / 5.3 s,
 # against 5185 / 4957 ms and 6.0 / 6.0 s at -O1, two alternated runs), not on the CPU path
 # (the CPU module: 207 / 220 ms at -O3, 215 / 216 at -O1), where -O1 gives a smaller download
-# (1.41 → 1.32 MB gzipped) in a fifth of the time (18 s against 85 s on one core).
-modules=(cc2d:webgpu:-O3 cc2d_train:webgpu,cpu,train,fusion:-O3 cc2d_cpu:web,cpu:-O1 cc2d_mt:web,threads:-O1)
+# (1.41 → 1.32 MB gzipped) in a fifth of the time (18 s against 85 s on one core). The
+# training module, fetched by the first fineTune only, takes -O1 too: at -O3 its 303 s of
+# wasm-opt (70 s at -O1) put the cold CI run at 45.6 min (README, "Quick start").
+modules=(cc2d:webgpu:-O3 cc2d_train:webgpu,cpu,train,fusion:-O1 cc2d_cpu:web,cpu:-O1 cc2d_mt:web,threads:-O1)
 pids=()
 for module in "${modules[@]}"; do
   name=${module%%:*}
