@@ -446,12 +446,14 @@ mod cpu {
             // Each thread takes a band of output positions through all taps: disjoint rows
             // of `products`, no synchronisation between the taps.
             let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
+            // Where tap (ky, kx)'s view starts in a padded plane.
+            let tap_offset = |tap: usize| tap / kw * dy * pw + tap % kw * dx;
             let band = |first: usize, rows: usize| {
                 if cin * kh * kw <= FEW_INPUTS {
-                    return few_inputs_band(&padded, plane, [cin, kh, kw], |tap| tap / kw * dy * pw + tap % kw * dx, weight, dst as *mut f32, m, cout, first, rows);
+                    return few_inputs_band(&padded, plane, [cin, kh, kw], tap_offset, weight, dst as *mut f32, m, cout, first, rows);
                 }
                 for tap in 0..kh * kw {
-                    let offset = tap / kw * dy * pw + tap % kw * dx;
+                    let offset = tap_offset(tap);
                     // SAFETY: dst is rows `first..first + rows` of the `m × cout` column-major
                     // `products`, which no other band touches; lhs (`rows × cin`) starts at
                     // `offset + first` in plane 0 with planes `plane` apart, and its last
