@@ -21,6 +21,11 @@ use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 use cc2d::tpl::detect::TplDetector;
 
+/// The command line's allocator (`src/cli/main.rs`), so that these figures are the CLI's.
+#[cfg(feature = "cli")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
