@@ -26,17 +26,29 @@ fn data(sub: &str) -> Option<PathBuf> {
 }
 
 /// Every radiograph of both datasets decodes under the strict JPEG decoding (a truncated
-/// file is refused) to exactly the pixels of `image`'s lenient decoding.
+/// file is refused; a YCbCr file to its Y plane) to the grey of `image`'s lenient decoding:
+/// to float rounding wherever the lenient decoding's pixel is grey (R = G = B), and close
+/// where a file carries colour (one ISBI image, 300: 622 of its pixels differ).
 #[test]
 fn every_dataset_image_decodes_strictly_to_the_lenient_pixels() {
     for name in ["isbi2015", "hand10"] {
         let Some(root) = data(name) else { return };
+        let mut tinted = 0;
         for s in &Dataset::open(&root).unwrap().samples {
             let bytes = std::fs::read(&s.image_path).unwrap();
             let strict = image::decode(&bytes, &s.id).unwrap_or_else(|e| panic!("{e}"));
-            let lenient = ::image::load_from_memory(&bytes).unwrap().to_luma32f().into_raw();
-            assert!(strict.pixels == lenient, "{}: strict and lenient decoding differ", s.image_path.display());
+            let lenient = ::image::load_from_memory(&bytes).unwrap();
+            let (grey, rgb) = (lenient.to_luma32f().into_raw(), lenient.to_rgb8().into_raw());
+            assert_eq!(strict.pixels.len(), grey.len(), "{}", s.image_path.display());
+            let mut tinted_here = 0;
+            for ((a, b), p) in strict.pixels.iter().zip(&grey).zip(rgb.chunks_exact(3)) {
+                let (diff, is_grey) = ((a - b).abs(), p[0] == p[1] && p[1] == p[2]);
+                tinted_here += usize::from(!is_grey);
+                assert!(diff <= if is_grey { 1e-6 } else { 0.1 }, "{}: strict {a} and lenient {b} differ", s.image_path.display());
+            }
+            tinted += usize::from(tinted_here > 0);
         }
+        eprintln!("{name}: {tinted} images hold tinted pixels");
     }
 }
 
