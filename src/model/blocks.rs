@@ -10,6 +10,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
+#[cfg(feature = "cpu")]
+use std::ops::ControlFlow;
 
 /// Encoder stages: full resolution, 1/2, 1/4, 1/8, 1/16 (a 2×2 pooling after each, so the
 /// bottom is at 1/32).
@@ -49,9 +51,10 @@ pub struct ConvBlock {
 impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         #[cfg(feature = "cpu")]
-        if let Some(y) = self.forward_cpu(&x) {
-            return y;
-        }
+        let x = match self.forward_cpu(x) {
+            ControlFlow::Break(y) => return y,
+            ControlFlow::Continue(x) => x,
+        };
         self.forward_ops(x)
     }
 
@@ -91,13 +94,14 @@ impl ConvBlock {
     /// ([`Self::fold_batch_norm`]: the detector and the extractors arrive folded; a block that
     /// is not is folded here, per call) and the ReLU applied as the outputs are laid out.
     /// Burn's CPU convolution runs the detector's layers at about half this speed
-    /// (`scripts/onnx-anchor`). `None` elsewhere (WebGPU, training): Burn's ops.
-    fn forward_cpu(&self, x: &Tensor<4>) -> Option<Tensor<4>> {
+    /// (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `x` comes back to go on with
+    /// Burn's ops.
+    fn forward_cpu(&self, x: Tensor<4>) -> ControlFlow<Tensor<4>, Tensor<4>> {
         let conv = &self.conv;
         let [_, _, kh, kw] = conv.weight.dims();
         let same = PaddingConfig2d::Explicit(kh / 2 * conv.dilation[0], kw / 2 * conv.dilation[1], kh / 2 * conv.dilation[0], kw / 2 * conv.dilation[1]);
-        if !on_cpu_for_inference(x) || conv.stride != [1, 1] || conv.groups != 1 || kh % 2 == 0 || kw % 2 == 0 || conv.padding != same {
-            return None;
+        if !on_cpu_for_inference(&x) || conv.stride != [1, 1] || conv.groups != 1 || kh % 2 == 0 || kw % 2 == 0 || conv.padding != same {
+            return ControlFlow::Continue(x);
         }
         if self.norm.is_some() {
             return self.clone().fold_batch_norm().forward_cpu(x);
@@ -340,9 +344,10 @@ pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if size == [2 * h, 2 * w] {
         #[cfg(feature = "cpu")]
-        if let Some(y) = cpu_kernel(&x, cpu::upsample_2x) {
-            return y;
-        }
+        let x = match cpu_kernel(x, cpu::upsample_2x) {
+            ControlFlow::Break(y) => return y,
+            ControlFlow::Continue(x) => x,
+        };
         // Off the CPU, plain ops in inference too: Burn's bilinear `interpolate` (no gradient
         // on the GPU backends) made the first WebGPU detection on SwiftShader 4 s slower.
         return upsample_2x(upsample_2x(x, 2), 3);
@@ -377,11 +382,11 @@ fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "cpu")]
     {
         let [_, _, h, w] = x.dims();
-        if h % 2 == 0
-            && w % 2 == 0
-            && let Some(pooled) = cpu_kernel(&x, cpu::max_pool_2x2)
-        {
-            return pooled;
+        if h % 2 == 0 && w % 2 == 0 {
+            return match cpu_kernel(x, cpu::max_pool_2x2) {
+                ControlFlow::Break(pooled) => pooled,
+                ControlFlow::Continue(x) => pool.forward(x),
+            };
         }
     }
     pool.forward(x)
@@ -390,18 +395,20 @@ fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 /// Runs `kernel` on the values when `x` is on the CPU backend without autodiff (detection and
 /// matching, natively and in wasm): Burn's CPU backend runs max-pooling (which it computes with
 /// indices) and 2× bilinear upsampling an order of magnitude slower than these loops, a third
-/// of the detector's forward (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `None`:
-/// Burn's own ops, with gradients.
+/// of the detector's forward (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `x` comes
+/// back to go on with Burn's own ops, with gradients.
 /// `kernel` takes `[B, C, H, W]` values in row-major order and gives the output values and
-/// shape.
+/// shape. `x` is taken, not borrowed: a tensor nothing else holds gives up its values
+/// without a copy.
 #[cfg(feature = "cpu")]
-fn cpu_kernel(x: &Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> Option<Tensor<4>> {
-    if !on_cpu_for_inference(x) {
-        return None;
+fn cpu_kernel(x: Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> ControlFlow<Tensor<4>, Tensor<4>> {
+    if !on_cpu_for_inference(&x) {
+        return ControlFlow::Continue(x);
     }
-    let data = x.clone().into_data();
-    let (values, shape) = kernel(data.as_slice::<f32>().ok()?, x.dims());
-    Some(Tensor::from_data(burn::tensor::TensorData::new(values, shape), &x.device()))
+    let (dims, device) = (x.dims(), x.device());
+    let data = x.into_data();
+    let (values, shape) = kernel(data.as_slice::<f32>().expect("f32 values on the CPU path"), dims);
+    ControlFlow::Break(Tensor::from_data(burn::tensor::TensorData::new(values, shape), &device))
 }
 
 /// f32 values on the CPU backend without autodiff: where the project's own CPU kernels run.
@@ -671,7 +678,7 @@ mod tests {
             }
             let [b, h, w] = size;
             let x = Tensor::<4>::random([b, channels[0], h, w], Distribution::Normal(0.0, 1.0), &device);
-            let cpu = block.forward_cpu(&x).expect("the CPU path takes every block shape");
+            let cpu = block.forward_cpu(x.clone()).break_value().expect("the CPU path takes every block shape");
             let ops = block.forward_ops(x.clone());
             assert!(max_abs_diff(cpu.clone(), ops.clone()) < 1e-5, "{channels:?} {kernel:?} dilation {dilation}");
             // Folded (inference on every backend): Burn's ops without the norm give the same
@@ -679,7 +686,7 @@ mod tests {
             let folded = block.fold_batch_norm();
             assert!(folded.norm.is_none() && folded.conv.bias.is_some());
             assert!(max_abs_diff(folded.forward_ops(x.clone()), ops) < 1e-5, "folded, {channels:?} {kernel:?}");
-            assert_eq!(max_abs_diff(folded.forward_cpu(&x).expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
+            assert_eq!(max_abs_diff(folded.forward_cpu(x.clone()).break_value().expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
         }
     }
 
@@ -715,7 +722,7 @@ mod tests {
         let device = Device::flex().autodiff();
         // The convolution block's CPU kernel stands aside for autodiff.
         let x = Tensor::<4>::random([1, 3, 4, 4], Distribution::Default, &device);
-        assert!(ConvBlockConfig::new([3, 2], [3, 3]).init(&device).forward_cpu(&x).is_none());
+        assert!(ConvBlockConfig::new([3, 2], [3, 3]).init(&device).forward_cpu(x).is_continue());
         let x = Tensor::<4>::random([1, 2, 4, 4], Distribution::Default, &device).require_grad();
         let y = upsample_to(max_pool_2x2(&MaxPool2dConfig::new([2, 2]).init(), x.clone()), [4, 4]);
         let grads = y.sum().backward();
