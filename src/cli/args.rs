@@ -149,8 +149,9 @@ pub struct Outputs {
     /// Also write the detections (names, scores) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Threads (default: all cores). The Burn models use them inside each forward, one
-    /// image at a time; the NCC baseline runs that many images at once.
+    /// Threads (default: all cores). The Burn models use them inside each forward, two
+    /// images in flight (one decoded while the other runs); the NCC baseline runs that many
+    /// images at once.
     #[arg(long)]
     pub threads: Option<usize>,
 }
