@@ -7,6 +7,10 @@
 //! `cargo run --release --example onnx_anchor -- OUT_DIR [--weights weights/tpl-small.bpk]
 //! [--image IMAGE] [--runs 10]` (default image: ISBI 151 under `$CC2D_DATA`).
 
+/// The command line's allocator (`src/cli/main.rs`): our native figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -37,13 +41,16 @@ fn main() -> anyhow::Result<()> {
     model.save_into(&mut store).map_err(|e| anyhow::anyhow!("writing safetensors: {e}"))?;
     std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&detector.config())?)?;
 
-    // The input exactly as detection builds it (grey, resized, repeated to 3 channels).
+    // The input exactly as detection builds it (grey, resized), and the detector as detection
+    // runs it: batch norms folded, the first layer taking the one grey channel (the script
+    // folds the same way; ONNX Runtime folds the batch norms itself).
     let side = detector.config().image_size;
     let img = image::load(&image_path)?;
     let input = preprocess(&img, [side as u32, side as u32]);
     let batch = batch_tensor(&[input.image.pixels.as_slice()], side, &device);
+    let inference = model.clone().fold_for_inference();
     let forward = |x: Tensor<4>| {
-        let o = model.forward(x);
+        let o = inference.forward(x);
         Tensor::cat(vec![o.heatmap_logits, o.offset_x, o.offset_y], 1)
     };
     let maps = forward(batch.clone());

@@ -155,10 +155,10 @@ pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> (StdRng, Vec<usize>) {
     (rng, order)
 }
 
-/// Grey images (each `side`², row-major) as a `[B, 3, side, side]` batch.
+/// Grey images (each `side`², row-major) as a `[B, 1, side, side]` batch.
 pub fn batch_tensor(images: &[&[f32]], side: usize, device: &Device) -> Tensor<4> {
     let data: Vec<f32> = images.iter().flat_map(|i| i.iter().copied()).collect();
-    Tensor::<4>::from_data(TensorData::new(data, [images.len(), 1, side, side]), device).repeat_dim(1, 3)
+    Tensor::<4>::from_data(TensorData::new(data, [images.len(), 1, side, side]), device)
 }
 
 /// A scalar loss as f64 (synchronous read-back).

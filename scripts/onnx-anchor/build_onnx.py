@@ -1,6 +1,9 @@
 # The shipped detector's graph in ONNX, from the weights and configuration that
 # `cargo run --example onnx_anchor` wrote: the same layers as src/model/blocks.rs and
-# detector.rs (VGG encoder, U-Net decoder to 1/4 with batch norm, 1x1 head), nothing folded.
+# detector.rs (VGG encoder, U-Net decoder to 1/4 with batch norm, 1x1 head). As our detection
+# runs it, the first convolution takes the grey image as one channel (its weights summed over
+# the three identical channels it was trained on); the batch norms stay (ONNX Runtime folds
+# them itself, as we do at load).
 # Checks that ONNX Runtime reproduces our maps on the same input (else the timing comparison
 # is void), then times ONNX Runtime native with 1 and 2 threads.
 #   build_onnx.py DIR [RUNS]     reads DIR/{detector.safetensors,config.json,input.bin,ours.bin}
@@ -25,6 +28,8 @@ def init(name):
 
 def conv_block(x, prefix, batch_norm):
     """Conv 3x3 (+ batch norm) + ReLU, as ConvBlock."""
+    if x == "input":  # the first layer, folded to one input channel
+        w[f"{prefix}.conv.weight"] = w[f"{prefix}.conv.weight"].sum(axis=1, keepdims=True)
     weight = init(f"{prefix}.conv.weight")
     inputs = [x, weight] + ([init(f"{prefix}.conv.bias")] if f"{prefix}.conv.bias" in w else [])
     k = w[weight].shape[2]
@@ -63,7 +68,7 @@ for i, width in enumerate(det["decoder_widths"]):
 nodes.append(helper.make_node("Conv", [x, init("head.weight"), init("head.bias")], ["output"], kernel_shape=[1, 1]))
 
 k, out = det["landmarks"], side // 4
-graph = helper.make_graph(nodes, "cc2d_detector", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, side, side])],
+graph = helper.make_graph(nodes, "cc2d_detector", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, side, side])],
                           [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3 * k, out, out])], inits)
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="cc2d scripts/onnx-anchor")
 model.ir_version = 8  # what opset 17 needs; ONNX Runtime Web 1.30 reads up to 13
@@ -71,7 +76,7 @@ onnx.checker.check_model(model)
 path = f"{d}/cc2d_detector.onnx"
 onnx.save(model, path)
 
-x = np.fromfile(f"{d}/input.bin", np.float32).reshape(1, 3, side, side)
+x = np.fromfile(f"{d}/input.bin", np.float32).reshape(1, 1, side, side)
 ours = np.fromfile(f"{d}/ours.bin", np.float32).reshape(1, 3 * k, out, out)
 results = []
 for threads in [1, 2]:

@@ -33,7 +33,7 @@ try {
   const side = config.image_size, k = config.detector.landmarks;
   const [model, x, ours] = [await (await fetch("/cc2d_detector.onnx")).arrayBuffer(), await get("/input.bin"), await get("/ours.bin")];
   const sess = await ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: "all" });
-  const feeds = { input: new ort.Tensor("float32", x, [1, 3, side, side]) };
+  const feeds = { input: new ort.Tensor("float32", x, [1, 1, side, side]) };
   const y = (await sess.run(feeds)).output.data;
   let diff = 0;
   for (let i = 0; i < y.length; i++) diff = Math.max(diff, Math.abs(y[i] - ours[i]));

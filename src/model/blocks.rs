@@ -145,6 +145,19 @@ impl ConvStack {
     pub fn fold_batch_norm(self) -> Self {
         Self { blocks: self.blocks.into_iter().map(ConvBlock::fold_batch_norm).collect() }
     }
+
+    /// The channels the first block takes.
+    fn input_channels(&self) -> usize {
+        self.blocks[0].conv.weight.dims()[1]
+    }
+
+    /// The stack fed one channel instead of that many identical copies of it: the first
+    /// block's weights summed over its input channels (the same outputs, to rounding).
+    fn fold_identical_inputs(mut self) -> Self {
+        let first = &mut self.blocks[0].conv;
+        first.weight = Param::from_tensor(first.weight.val().sum_dim(1));
+        self
+    }
 }
 
 /// The VGG-style encoder (paper Fig. 2 and 3): per stage, `depths[s]` 3×3 convolutions of
@@ -178,9 +191,13 @@ pub struct Encoded {
 }
 
 impl VggEncoder {
+    /// `image`: a grey radiograph, `[B, 1, H, W]`, repeated to the three identical channels a
+    /// VGG-style first layer was trained on (unless [`Self::fold_for_inference`] has folded
+    /// them into one); an input with the first layer's channels is taken as it is.
     pub fn forward(&self, image: Tensor<4>) -> Encoded {
         let mut skips = Vec::with_capacity(self.stages.len());
-        let mut x = image;
+        let channels = self.input_channels();
+        let mut x = if image.dims()[1] == 1 && channels > 1 { image.repeat_dim(1, channels) } else { image };
         for stage in &self.stages {
             x = stage.forward(x);
             skips.push(x.clone());
@@ -189,9 +206,17 @@ impl VggEncoder {
         Encoded { bottom: x, skips }
     }
 
-    /// [`ConvBlock::fold_batch_norm`] for every block (VGG's have none; a no-op today).
-    pub fn fold_batch_norm(self) -> Self {
-        Self { stages: self.stages.into_iter().map(ConvStack::fold_batch_norm).collect(), pool: self.pool }
+    /// The channels the first layer takes: 3 as trained, 1 once folded for inference.
+    pub fn input_channels(&self) -> usize {
+        self.stages[0].input_channels()
+    }
+
+    /// The encoder for inference: [`ConvBlock::fold_batch_norm`] for every block (VGG's have
+    /// none), and the first layer's three identical grey channels folded into one (a third of
+    /// its multiplies; its input is then the grey image itself).
+    pub fn fold_for_inference(self) -> Self {
+        let stages = self.stages.into_iter().map(ConvStack::fold_batch_norm).enumerate().map(|(i, s)| if i == 0 { s.fold_identical_inputs() } else { s }).collect();
+        Self { stages, pool: self.pool }
     }
 }
 

@@ -96,10 +96,11 @@ impl Detector {
         }
     }
 
-    /// The detector for inference, its batch norms folded into the convolutions
-    /// ([`crate::model::blocks::ConvBlock::fold_batch_norm`]): the same maps.
-    pub fn fold_batch_norm(self) -> Self {
-        Self { encoder: self.encoder.fold_batch_norm(), decoder: self.decoder.fold_batch_norm(), ..self }
+    /// The detector for inference, its batch norms folded into the convolutions and its
+    /// first layer into one input channel ([`VggEncoder::fold_for_inference`]): the same
+    /// maps.
+    pub fn fold_for_inference(self) -> Self {
+        Self { encoder: self.encoder.fold_for_inference(), decoder: self.decoder.fold_batch_norm(), ..self }
     }
 
     pub fn landmarks(&self) -> usize {
@@ -133,5 +134,25 @@ mod tests {
                 assert_eq!(m.dims(), [1, config.landmarks, side, side]);
             }
         }
+    }
+
+    /// Detection runs the folded detector on the grey image itself: the maps of the detector
+    /// as trained (grey repeated to three channels), to rounding.
+    #[test]
+    fn the_folded_detector_gives_the_same_maps_from_one_grey_channel() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        let detector = DetectorConfig::new(2, [4, 4, 8, 8, 8], [1, 1, 1, 1, 1], vec![8, 8, 8]).init(&device);
+        let grey = Tensor::<4>::random([1, 1, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+        let maps = |d: &Detector, x: Tensor<4>| {
+            let o = d.forward(x);
+            Tensor::cat(vec![o.heatmap_logits, o.offset_x, o.offset_y], 1).into_data().try_to_vec::<f32>().unwrap()
+        };
+        let trained = maps(&detector, grey.clone());
+        assert_eq!(trained, maps(&detector, grey.clone().repeat_dim(1, 3)), "grey is repeated to the three channels");
+        let folded = detector.fold_for_inference();
+        assert_eq!(folded.encoder.input_channels(), 1);
+        let diff = trained.iter().zip(maps(&folded, grey)).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "{diff}");
     }
 }

@@ -118,7 +118,7 @@ impl Extractor {
         self.encoder.clone()
     }
 
-    /// `[B, 3, H, W]` (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
+    /// `[B, 1, H, W]` grey (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
     /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
     pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
         let encoded = self.encoder.forward(image);
@@ -127,10 +127,11 @@ impl Extractor {
         levels.zip(&self.heads).map(|(x, head)| head.forward(x)).collect()
     }
 
-    /// The extractor for matching, its batch norms folded into the convolutions
-    /// ([`crate::model::blocks::ConvBlock::fold_batch_norm`]): the same embeddings.
-    pub fn fold_batch_norm(self) -> Self {
-        Self { encoder: self.encoder.fold_batch_norm(), decoder: self.decoder.fold_batch_norm(), heads: self.heads.into_iter().map(EmbeddingHead::fold_batch_norm).collect() }
+    /// The extractor for matching, its batch norms folded into the convolutions and its
+    /// first layer into one input channel ([`VggEncoder::fold_for_inference`]): the same
+    /// embeddings.
+    pub fn fold_for_inference(self) -> Self {
+        Self { encoder: self.encoder.fold_for_inference(), decoder: self.decoder.fold_batch_norm(), heads: self.heads.into_iter().map(EmbeddingHead::fold_batch_norm).collect() }
     }
 }
 

@@ -53,10 +53,9 @@ pub fn device(kind: DeviceKind) -> crate::Result<Device> {
     }
 }
 
-/// A preprocessed image as a model input: `[1, 3, H, W]`, grey replicated to three channels
-/// (the VGG-style encoders take RGB), values in [0, 1].
+/// A preprocessed image as a model input: `[1, 1, H, W]` grey, values in [0, 1] (the
+/// encoders repeat it to the channels their first layer takes).
 pub fn image_tensor(img: &ModelImage, device: &Device) -> Tensor<4> {
     let [w, h] = [img.image.width as usize, img.image.height as usize];
-    let grey = Tensor::<4>::from_data(TensorData::new(img.image.pixels.clone(), [1, 1, h, w]), device);
-    grey.repeat_dim(1, 3)
+    Tensor::<4>::from_data(TensorData::new(img.image.pixels.clone(), [1, 1, h, w]), device)
 }

@@ -36,7 +36,7 @@ pub struct SslMatcher {
 impl SslMatcher {
     pub fn new(model: SslModel, image_size: usize, matching: MatchingConfig, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Self> {
         matching.validate()?;
-        let mut matcher = Self { model: model.fold_batch_norm(), image_size, matching, anchors: Vec::new(), names: template.names(), templates: 0 };
+        let mut matcher = Self { model: model.fold_for_inference(), image_size, matching, anchors: Vec::new(), names: template.names(), templates: 0 };
         matcher.anchors = matcher.embed_template(template_image, template, device)?;
         matcher.templates = 1;
         Ok(matcher)

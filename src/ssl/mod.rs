@@ -49,10 +49,10 @@ impl SslModel {
         Self::from_bytes(bytes, &path.display().to_string(), preset, device)
     }
 
-    /// The extractors for matching, their batch norms folded into the convolutions: the same
-    /// embeddings, fewer kernels ([`crate::model::blocks::ConvBlock::fold_batch_norm`]).
-    pub fn fold_batch_norm(self) -> Self {
-        Self { image: self.image.fold_batch_norm(), patch: self.patch.map(Extractor::fold_batch_norm) }
+    /// The extractors for matching ([`Extractor::fold_for_inference`]): the same embeddings,
+    /// fewer kernels and multiplies.
+    pub fn fold_for_inference(self) -> Self {
+        Self { image: self.image.fold_for_inference(), patch: self.patch.map(Extractor::fold_for_inference) }
     }
 
     /// E_r's encoder (to initialise the detector's with).

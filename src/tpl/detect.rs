@@ -50,7 +50,7 @@ pub struct TplDetector {
 
 impl TplDetector {
     pub fn new(model: Detector, config: TplConfig) -> Self {
-        Self { inference: model.clone().fold_batch_norm(), model, config, names: None, tta: false, calibration: None }
+        Self { inference: model.clone().fold_for_inference(), model, config, names: None, tta: false, calibration: None }
     }
 
     /// Loads detector weights held in memory. The configuration comes from the weights'
