@@ -18,6 +18,7 @@ pub mod linalg;
 pub mod locate;
 pub mod metrics;
 pub mod model;
+mod parallel;
 pub mod preprocess;
 pub mod ssl;
 pub mod tpl;

@@ -9,6 +9,7 @@
 
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
+use crate::parallel::for_each_chunk_mut;
 
 /// The geometric relation between an original image and its resized copy.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,7 +60,7 @@ pub fn resize(img: &GreyImage, width: u32, height: u32) -> GreyImage {
     // Columns first, as `image` does: each output row a weighted sum of input rows.
     let rows = TriangleTaps::new(h, height as usize);
     let mut tall = vec![0.0f32; w * height as usize];
-    for_each_row(&mut tall, w, |y, out| {
+    for_each_chunk_mut(&mut tall, w, |y, out| {
         let (first, weights) = rows.of(y);
         for (i, &wt) in weights.iter().enumerate() {
             let row = &img.pixels[(first + i) * w..(first + i + 1) * w];
@@ -71,7 +72,7 @@ pub fn resize(img: &GreyImage, width: u32, height: u32) -> GreyImage {
     // Then each row along its length, clamped to [0, 1] as `image` clamps its output.
     let cols = TriangleTaps::new(w, width as usize);
     let mut pixels = vec![0.0f32; width as usize * height as usize];
-    for_each_row(&mut pixels, width as usize, |y, out| {
+    for_each_chunk_mut(&mut pixels, width as usize, |y, out| {
         let row = &tall[y * w..(y + 1) * w];
         for (x, o) in out.iter_mut().enumerate() {
             let (first, weights) = cols.of(x);
@@ -120,18 +121,6 @@ impl TriangleTaps {
         let (first, range) = &self.spans[u];
         (*first, &self.weights[range.clone()])
     }
-}
-
-/// Runs `f(row index, row)` over the rows of `width` values of `out`, on the thread pool where
-/// the build has one (the rows are independent).
-fn for_each_row(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(feature = "threads")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(width).enumerate().for_each(|(y, row)| f(y, row));
-    }
-    #[cfg(not(feature = "threads"))]
-    out.chunks_mut(width).enumerate().for_each(|(y, row)| f(y, row));
 }
 
 /// The value at a continuous position (pixel centres at integers), bilinear, edges clamped.

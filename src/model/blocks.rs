@@ -153,10 +153,9 @@ impl ConvStack {
 
     /// The stack fed one channel instead of that many identical copies of it: the first
     /// block's weights summed over its input channels (the same outputs, to rounding).
-    fn fold_identical_inputs(mut self) -> Self {
+    fn fold_identical_inputs(&mut self) {
         let first = &mut self.blocks[0].conv;
         first.weight = Param::from_tensor(first.weight.val().sum_dim(1));
-        self
     }
 }
 
@@ -215,7 +214,8 @@ impl VggEncoder {
     /// none), and the first layer's three identical grey channels folded into one (a third of
     /// its multiplies; its input is then the grey image itself).
     pub fn fold_for_inference(self) -> Self {
-        let stages = self.stages.into_iter().map(ConvStack::fold_batch_norm).enumerate().map(|(i, s)| if i == 0 { s.fold_identical_inputs() } else { s }).collect();
+        let mut stages: Vec<ConvStack> = self.stages.into_iter().map(ConvStack::fold_batch_norm).collect();
+        stages[0].fold_identical_inputs();
         Self { stages, pool: self.pool }
     }
 }
@@ -591,13 +591,7 @@ mod cpu {
     /// values, on the pool's threads where there are threads (the planes are independent),
     /// else in order.
     fn per_plane(x: &[f32], plane_in: usize, out: &mut [f32], plane_out: usize, f: impl Fn(usize, &[f32], &mut [f32]) + Sync + Send) {
-        #[cfg(feature = "threads")]
-        {
-            use rayon::prelude::*;
-            x.par_chunks_exact(plane_in).zip(out.par_chunks_exact_mut(plane_out)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
-        }
-        #[cfg(not(feature = "threads"))]
-        x.chunks_exact(plane_in).zip(out.chunks_exact_mut(plane_out)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+        crate::parallel::for_each_chunk_mut(out, plane_out, |i, out_plane| f(i, &x[i * plane_in..(i + 1) * plane_in], out_plane));
     }
 
     /// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
