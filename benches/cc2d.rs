@@ -21,7 +21,8 @@ use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 use cc2d::tpl::detect::TplDetector;
 
-/// The command line's allocator (`src/cli/main.rs`), so that these figures are the CLI's.
+/// The command line's allocator (`src/cli/main.rs`), so that these figures are the CLI's
+/// (its purging stays on here: the training figure below may differ from the CLI's).
 #[cfg(feature = "cli")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
