@@ -21,9 +21,9 @@ fn cc2d(args: &[&str]) -> std::process::Output {
 
 /// A hand10-style dataset in a new folder: shifted copies of one texture, two landmarks
 /// (or `extra` more) that move with it, 0.2 mm per pixel.
-fn synthetic_dataset(name: &str, shifts: &[(i32, i32)], extra: usize) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cc2d-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn synthetic_dataset(name: &str, shifts: &[(i32, i32)], extra: usize) -> tempfile::TempDir {
+    let scratch = tempfile::Builder::new().prefix(&format!("cc2d-cli-{name}-")).tempdir().unwrap();
+    let dir = scratch.path();
     let lms: Vec<(f64, f64)> = [(100.0, 80.0), (200.0, 160.0)].into_iter().chain((0..extra).map(|i| (50.0 + 30.0 * i as f64, 200.0))).collect();
     let mut csv = String::new();
     let mut spacing = String::from("id,width,height,spacing_mm\n");
@@ -38,12 +38,13 @@ fn synthetic_dataset(name: &str, shifts: &[(i32, i32)], extra: usize) -> std::pa
     }
     std::fs::write(dir.join(format!("landmarks_{}.csv", lms.len())), csv).unwrap();
     std::fs::write(dir.join("spacing_mm.csv"), spacing).unwrap();
-    dir
+    scratch
 }
 
 #[test]
 fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
-    let dir = synthetic_dataset("ncc", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dataset = synthetic_dataset("ncc", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dir = dataset.path();
 
     let d = dir.to_str().unwrap();
     let out_csv = dir.join("pred.csv");
@@ -90,7 +91,8 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
 /// landmark count are refused with the counts named.
 #[test]
 fn ssl_and_tpl_commands_run_end_to_end() {
-    let dir = synthetic_dataset("cc2d", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dataset = synthetic_dataset("cc2d", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dir = dataset.path();
     let d = dir.to_str().unwrap();
     let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
     let ok = |o: std::process::Output| {
@@ -170,7 +172,8 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     assert!(again.contains("reusing") && !again.contains("epoch 1 mean loss"), "{again}");
     assert_eq!(std::fs::read_to_string(path("pipe/predictions.csv")).unwrap().lines().count(), 4);
 
-    let three = synthetic_dataset("three", &[(0, 0), (5, 5)], 1);
+    let three_dataset = synthetic_dataset("three", &[(0, 0), (5, 5)], 1);
+    let three = three_dataset.path();
     let o = cc2d(&["detect", "--data", three.to_str().unwrap(), "--split", "all", "--template-id", "im0", "--weights", &path("tpl/model.bpk")]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("weights trained for 2 landmarks") && err.contains("3 landmarks"), "{err}");
@@ -180,7 +183,8 @@ fn ssl_and_tpl_commands_run_end_to_end() {
 /// pseudo-labels, detector, detection, and both weights written in the shipped format.
 #[test]
 fn gpu_recipe_runs_on_the_cpu_with_a_tiny_run() {
-    let dir = synthetic_dataset("gpu-recipe", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dataset = synthetic_dataset("gpu-recipe", &[(0, 0), (12, -7), (-9, 15)], 0);
+    let dir = dataset.path();
     let out = dir.join("out");
     let o = std::process::Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu-train.sh"))
@@ -201,7 +205,8 @@ fn gpu_recipe_runs_on_the_cpu_with_a_tiny_run() {
 /// --scores` judges it (AUROC and reliability table); `eval --json` writes the bias.
 #[test]
 fn calibrate_then_judge_the_confidence() {
-    let dir = synthetic_dataset("calibrate", &[(0, 0), (12, -7), (-9, 15), (6, 6)], 0);
+    let dataset = synthetic_dataset("calibrate", &[(0, 0), (12, -7), (-9, 15), (6, 6)], 0);
+    let dir = dataset.path();
     let d = dir.to_str().unwrap();
     let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
     let ok = |o: std::process::Output| {
@@ -244,10 +249,10 @@ fn calibrate_then_judge_the_confidence() {
 /// folder, here on a folder of unlabelled images (no split named: all of them).
 #[test]
 fn the_shipped_detector_needs_no_checkout_and_a_plain_folder_needs_no_split() {
-    let dir = std::env::temp_dir().join(format!("cc2d-cli-folder-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("cc2d-cli-folder-").tempdir().unwrap();
+    let dir = scratch.path();
     write_image(&dir.join("scan.png"), 0, 0);
-    let o = Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(&dir).args(["detect", "--data", ".", "-o", "found.csv"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(dir).args(["detect", "--data", ".", "-o", "found.csv"]).output().unwrap();
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let found = cc2d::io::landmarks::Predictions::read_csv(&dir.join("found.csv")).unwrap();
     assert_eq!(found.rows.len(), 1);
@@ -259,13 +264,13 @@ fn the_shipped_detector_needs_no_checkout_and_a_plain_folder_needs_no_split() {
 /// `--shard i/n` splits a run so that the shards' CSVs, concatenated, equal one run's.
 #[test]
 fn files_on_the_command_line_and_shards_that_merge_into_one_run() {
-    let dir = std::env::temp_dir().join(format!("cc2d-cli-files-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("cc2d-cli-files-").tempdir().unwrap();
+    let dir = scratch.path();
     for i in 0..5 {
         write_image(&dir.join(format!("scan{i}.png")), 3 * i, -2 * i);
     }
     std::fs::write(dir.join("broken.png"), b"\x89PNG\r\n\x1a\n cut here").unwrap();
-    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(&dir).env_remove("CC2D_DATA").args(args).output().unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(dir).env_remove("CC2D_DATA").args(args).output().unwrap();
     let rows = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap().lines().map(str::to_string).collect::<Vec<_>>();
 
     let o = run(&["detect", "scan*.png", "broken.png", "-o", "all.csv"]);
@@ -299,8 +304,8 @@ fn files_on_the_command_line_and_shards_that_merge_into_one_run() {
 /// labels (here a plain folder: the images only).
 #[test]
 fn template_advice_ranks_every_image_once() {
-    let dir = std::env::temp_dir().join(format!("cc2d-cli-advice-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("cc2d-cli-advice-").tempdir().unwrap();
+    let dir = scratch.path();
     // Four shifted copies of one texture and one different image: the odd one ranks last.
     for (i, (dx, dy)) in [(0, 0), (6, -4), (-5, 3), (3, 5)].into_iter().enumerate() {
         write_image(&dir.join(format!("scan{i}.png")), dx, dy);

@@ -142,17 +142,13 @@ fn encoded_jpeg(width: u32, height: u32) -> Vec<u8> {
 /// file's spacing.
 #[test]
 fn the_command_line_detects_on_a_dicom_file_and_reports_its_spacing() {
-    let dir = std::env::temp_dir().join(format!("cc2d-dicom-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("cc2d-dicom-cli-").tempdir().unwrap();
+    let dir = scratch.path();
     let values: Vec<u16> = (0..300u32 * 240).map(|i| (((i % 300) as f32 * 0.05).sin() * ((i / 300) as f32 * 0.07).cos() * 1500.0 + 2000.0) as u16).collect();
     let file = DicomImage { pixel_spacing: Some("0.1\\0.1"), ..DicomImage::native16(300, 240, &values) };
     std::fs::write(dir.join("scan.dcm"), file.to_bytes()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_cc2d"))
-        .current_dir(&dir)
-        .env_remove("CC2D_DATA")
-        .args(["detect", "scan.dcm", "-o", "found.csv", "--json", "found.json"])
-        .output()
-        .unwrap();
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_cc2d")).current_dir(dir).env_remove("CC2D_DATA").args(["detect", "scan.dcm", "-o", "found.csv", "--json", "found.json"]).output().unwrap();
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("found.json")).unwrap()).unwrap();
     assert_eq!(json[0]["spacing_mm"], 0.1);

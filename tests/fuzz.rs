@@ -148,4 +148,8 @@ fn the_fuzzer_reports_an_input_that_panics() {
     });
     let message = *caught.expect_err("a panicking parser is reported").downcast::<String>().unwrap();
     assert!(message.contains("selftest: a 1-byte input panicked"), "{message}");
+    // The input was kept where the message says; this one is not worth keeping.
+    let saved = message.split("saved to ").nth(1).and_then(|rest| rest.split(';').next()).expect("the message names the saved input");
+    assert_eq!(std::fs::read(saved).unwrap().len(), 1);
+    std::fs::remove_file(saved).unwrap();
 }

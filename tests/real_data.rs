@@ -115,8 +115,8 @@ fn metrics_agree_with_score_py() {
         .map(|(i, s)| (s.id.clone(), t.iter().map(|p| cc2d::io::landmarks::Point::new(p.x + (i % 7) as f64 * 3.3, p.y - (i % 5) as f64 * 2.1)).collect()))
         .collect();
     let preds = Predictions { rows };
-    let dir = std::env::temp_dir().join(format!("cc2d-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("cc2d-metrics-").tempdir().unwrap();
+    let dir = scratch.path();
     let csv = dir.join("pred.csv");
     preds.write_csv(&csv).unwrap();
 

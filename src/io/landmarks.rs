@@ -334,8 +334,8 @@ mod tests {
 
     #[test]
     fn isbi_txt_round_trips() {
-        let dir = std::env::temp_dir().join(format!("cc2d-isbi-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("cc2d-isbi-").tempdir().unwrap();
+        let dir = scratch.path();
         let path = dir.join("x.txt");
         let pts = vec![Point::new(1.0, 2.0), Point::new(300.0, 4000.0)];
         write_isbi_txt(&path, &pts).unwrap();

@@ -130,8 +130,8 @@ mod tests {
     #[test]
     fn save_then_load_gives_identical_outputs() {
         let device = Device::flex();
-        let dir = std::env::temp_dir().join(format!("cc2d-weights-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("cc2d-weights-").tempdir().unwrap();
+        let dir = scratch.path();
         let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
         let model = tiny(8).init(&device);
         let expect = outputs(&model, &x);
@@ -159,8 +159,8 @@ mod tests {
     #[test]
     fn weights_of_another_configuration_are_refused_clearly() {
         let device = Device::flex();
-        let dir = std::env::temp_dir().join(format!("cc2d-weights-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::Builder::new().prefix("cc2d-weights-bad-").tempdir().unwrap();
+        let dir = scratch.path();
         let path = dir.join("w.bpk");
         save(&tiny(8).init(&device), &path, true, "tiny").unwrap();
         let e = load(tiny(16).init(&device), &path).unwrap_err().to_string();

@@ -5,10 +5,9 @@
 // the same Vite app in Vite's dev server, with the package installed as npm installs it.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DATA, ORIGIN, ROOT, dataOrSkip, maxDistance, unpackTarball, withPage } from "./harness.mjs";
+import { DATA, ORIGIN, ROOT, dataOrSkip, maxDistance, scratchDir, unpackTarball, withPage } from "./harness.mjs";
 
 const recorded = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tpl_on_151.json"), "utf8"));
 let packageDir;
@@ -31,7 +30,7 @@ window.result = Promise.all([run(Cc2d), run(Cc2dWorker)]).then(([page, worker]) 
 
 /** A new app folder with node_modules/cc2d and main.js. */
 function app(name) {
-  const dir = mkdtempSync(join(tmpdir(), `cc2d-${name}-app-`));
+  const dir = scratchDir(`cc2d-${name}-app-`);
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(packageDir, join(dir, "node_modules/cc2d"), "dir");
   writeFileSync(join(dir, "main.js"), MAIN);
@@ -87,7 +86,7 @@ test("a webpack 5 app imports cc2d, builds, and detects on the page and in the w
 
 test("the Vite app in Vite's dev server, the package installed as npm does (copied into node_modules)", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  const dir = mkdtempSync(join(tmpdir(), "cc2d-vite-dev-app-"));
+  const dir = scratchDir("cc2d-vite-dev-app-");
   cpSync(packageDir, join(dir, "node_modules/cc2d"), { recursive: true });
   writeFileSync(join(dir, "main.js"), MAIN);
   writeFileSync(join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>`);

@@ -4,7 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,11 +45,18 @@ export function dataOrSkip(t) {
   return false;
 }
 
+/** A new folder under the system's temporary one, removed when this test process exits. */
+export function scratchDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** Unpacks the packed npm tarball (`npm run build` makes it) as a user's node_modules/cc2d. */
 export function unpackTarball() {
   const tarballs = readdirSync(join(ROOT, "pkg")).filter((f) => f.endsWith(".tgz"));
   if (tarballs.length !== 1) throw new Error(`expected one pkg/*.tgz, found ${tarballs.length}: run \`npm run build\` first`);
-  const dir = mkdtempSync(join(tmpdir(), "cc2d-pkg-"));
+  const dir = scratchDir("cc2d-pkg-");
   execFileSync("tar", ["xzf", join(ROOT, "pkg", tarballs[0]), "-C", dir]);
   return join(dir, "package");
 }

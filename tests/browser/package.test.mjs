@@ -4,11 +4,10 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
-import { CDN_ORIGIN, DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, isbiTemplate, maxDistance, recorded, unpackTarball, withPage } from "./harness.mjs";
+import { CDN_ORIGIN, DATA, ORIGIN, ROOT, STRICT_CSP, dataOrSkip, isbiTemplate, maxDistance, recorded, scratchDir, unpackTarball, withPage } from "./harness.mjs";
 import { analyse } from "../../pkg/ceph.js";
 import { dicomFile } from "./dicom.mjs";
 
@@ -84,7 +83,7 @@ before(() => {
 });
 
 test("cc2d/ceph resolves from the packed package, with types, without wasm", () => {
-  const app = mkdtempSync(join(tmpdir(), "cc2d-ceph-app-"));
+  const app = scratchDir("cc2d-ceph-app-");
   mkdirSync(join(app, "node_modules"));
   symlinkSync(packageDir, join(app, "node_modules/cc2d"), "dir");
   writeFileSync(
