@@ -3,7 +3,7 @@
 //! Workers), in order otherwise.
 
 /// Runs `f(index, chunk)` over the consecutive chunks of `len` values of `out`.
-pub(crate) fn for_each_chunk_mut(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+pub(crate) fn for_each_chunk_mut<T: Send>(out: &mut [T], len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(feature = "threads")]
     {
         use rayon::prelude::*;
