@@ -2,6 +2,8 @@
 //! The same code runs on every backend; the backend is chosen at run time by the `Device`.
 
 pub mod blocks;
+#[cfg(feature = "cpu")]
+mod cpu;
 pub mod detector;
 pub mod extractor;
 pub mod similarity;

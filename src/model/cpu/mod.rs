@@ -1,0 +1,237 @@
+//! The CPU loops behind the blocks' CPU path for detection and matching
+//! (`blocks::cpu_kernel`, `ConvBlock`'s): convolution, max-pooling, ×2 upsampling (the `cpu`
+//! feature: the browser's WebGPU module has no CPU backend).
+
+mod winograd;
+
+/// A stride-1 convolution that keeps the size (odd kernel, "same" zero padding), plus
+/// `bias`, then ReLU: `[B, Cin, H, W]` by weights `[Cout, Cin, kh, kw]`. Undilated 3×3
+/// layers with more than [`FEW_INPUTS`] inputs per output (most of the multiplies) go by
+/// Winograd's F(2×2, 3×3) ([`winograd`]: forward 50 → 37 ms on one thread). The others: one
+/// matrix product per kernel tap, with no im2col copy: on the input zero-padded once, tap
+/// (ky, kx) reads every plane shifted by ky·d rows and kx·d columns, a plain strided view,
+/// as long as the outputs are computed over the padded width (the extra columns are dropped
+/// at the end). The products accumulate in place (gemm's `read_dst`). With few inputs per
+/// output (the first layers), one product over all taps instead.
+pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], [cout, wcin, kh, kw]: [usize; 4], [dy, dx]: [usize; 2], bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
+    assert!(wcin == cin && x.len() == b * cin * h * w && weight.len() == cout * cin * kh * kw && bias.len() == cout, "convolution shapes");
+    if [kh, kw, dy, dx] == [3, 3, 1, 1] && cin * kh * kw > FEW_INPUTS {
+        return winograd::conv3x3(x, [b, cin, h, w], weight, cout, bias);
+    }
+    let (pad_h, pad_w) = (kh / 2 * dy, kw / 2 * dx);
+    let (pw, ph) = (w + 2 * pad_w, h + 2 * pad_h);
+    // The last tap's view runs 2·pad_w values past the padded plane.
+    let plane = ph * pw + 2 * pad_w;
+    let m = h * pw;
+    // The padded input and the products live in this thread's scratch, reused from one
+    // layer to the next: no allocation, page faults or zeroing per layer (the products
+    // are written before they are read; only the padding needs its zeros).
+    let (mut padded, mut products) = (scratch(&PADDED, cin * plane), scratch(&PRODUCTS, cout * m));
+    let mut out = Vec::with_capacity(b * cout * h * w);
+    for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.spare_capacity_mut().chunks_exact_mut(cout * h * w)) {
+        per_plane(image, h * w, &mut padded[..cin * plane], plane, |_, source, target| {
+            target[..pad_h * pw].fill(0.0);
+            for (row, padded_row) in source.chunks_exact(w).zip(target[pad_h * pw..].chunks_exact_mut(pw)) {
+                padded_row[..pad_w].fill(0.0);
+                padded_row[pad_w..pad_w + w].copy_from_slice(row);
+                padded_row[pad_w + w..].fill(0.0);
+            }
+            target[(pad_h + h) * pw..].fill(0.0);
+        });
+        // Each thread takes a band of output positions through all taps: disjoint rows
+        // of `products`, no synchronisation between the taps.
+        let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
+        // Where tap (ky, kx)'s view starts in a padded plane.
+        let tap_offset = |tap: usize| tap / kw * dy * pw + tap % kw * dx;
+        let band = |first: usize, rows: usize| {
+            if cin * kh * kw <= FEW_INPUTS {
+                return few_inputs_band(&padded, plane, [cin, kh, kw], tap_offset, weight, dst as *mut f32, m, cout, first, rows);
+            }
+            for tap in 0..kh * kw {
+                let offset = tap_offset(tap);
+                // SAFETY: dst is rows `first..first + rows` of the `m × cout` column-major
+                // `products`, which no other band touches; lhs (`rows × cin`) starts at
+                // `offset + first` in plane 0 with planes `plane` apart, and its last
+                // value, offset + m − 1 + (cin − 1)·plane, lies inside `padded` (offset +
+                // m ≤ plane); rhs (`cin × cout`) is weight[co][ci][tap], inside `weight`.
+                unsafe {
+                    gemm::gemm(
+                        rows,
+                        cout,
+                        cin,
+                        (dst as *mut f32).add(first),
+                        m as isize,
+                        1,
+                        tap > 0,
+                        (lhs as *const f32).add(offset + first),
+                        plane as isize,
+                        1,
+                        weight.as_ptr().add(tap),
+                        (cin * kh * kw) as isize,
+                        (kh * kw) as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        };
+        in_bands(m, 64, band);
+        per_plane(&products[..cout * m], m, out_image, h * w, |channel, products, out_plane| {
+            let shift = bias[channel];
+            for (row, out_row) in products.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
+                out_row.iter_mut().zip(row).for_each(|(o, &v)| _ = o.write((v + shift).max(0.0)));
+            }
+        });
+    }
+    // SAFETY: the loop above wrote every output: each image's `cout` planes, each plane's
+    // `h` rows of `w` values.
+    unsafe { out.set_len(b * cout * h * w) };
+    PADDED.set(padded);
+    PRODUCTS.set(products);
+    (out, [b, cout, h, w])
+}
+
+thread_local! {
+    static PADDED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    static PRODUCTS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+type Slot = std::thread::LocalKey<std::cell::Cell<Vec<f32>>>;
+
+/// A thread's scratch buffer of at least `len` values, taken out of its slot for one
+/// convolution (`slot.set` gives it back; a convolution this thread runs meanwhile,
+/// stolen work of another image, finds the slot empty and allocates its own). Its values
+/// are whatever was left in it.
+fn scratch(slot: &'static Slot, len: usize) -> Vec<f32> {
+    let mut values = slot.take();
+    if values.len() < len {
+        values.resize(len, 0.0);
+    }
+    values
+}
+
+/// At most this many inputs per output (input channels × kernel taps: up to 16 × 9, the
+/// detector's first two layers) and the convolution runs as one matrix product over all
+/// of them instead of one per tap: a tap's product would read and write every output for
+/// only `cin` multiplies. (16 × 9 rather than 3 × 9: the detector's forward 50.0 → 48.6
+/// ms on one thread, `scripts/onnx-anchor`; at 32 × 9 no better.)
+const FEW_INPUTS: usize = 144;
+
+/// Rows `first..first + rows` of `products` (column-major, `m` × `cout`) for a convolution
+/// with few inputs per output: in chunks that stay in cache, the inputs of each output
+/// gathered into a matrix (`cin · kh · kw` columns, each a tap's shifted view of a padded
+/// plane: `offset(tap)` values in), then one product with the weights.
+#[allow(clippy::too_many_arguments)]
+fn few_inputs_band(
+    padded: &[f32],
+    plane: usize,
+    [cin, kh, kw]: [usize; 3],
+    offset: impl Fn(usize) -> usize,
+    weight: &[f32],
+    dst: *mut f32,
+    m: usize,
+    cout: usize,
+    first: usize,
+    rows: usize,
+) {
+    // 512 rows × 144 gathered inputs: 288 KiB, within a core's L2 with the products.
+    const CHUNK: usize = 512;
+    let (taps, k) = (kh * kw, cin * kh * kw);
+    let mut columns = vec![0.0f32; CHUNK.min(rows) * k];
+    for start in (first..first + rows).step_by(CHUNK) {
+        let n = CHUNK.min(first + rows - start);
+        for (column, gathered) in columns.chunks_exact_mut(n).take(k).enumerate() {
+            let source = (column / taps) * plane + offset(column % taps) + start;
+            gathered.copy_from_slice(&padded[source..source + n]);
+        }
+        // SAFETY: dst rows `start..start + n` of the `m × cout` column-major products are
+        // this band's alone; lhs is `columns` (`n × k`, column-major); rhs (`k × cout`)
+        // is the weights `[cout][cin · kh · kw]`, inside `weight`.
+        unsafe {
+            gemm::gemm(
+                n,
+                cout,
+                k,
+                dst.add(start),
+                m as isize,
+                1,
+                false,
+                columns.as_ptr(),
+                n as isize,
+                1,
+                weight.as_ptr(),
+                k as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+}
+
+/// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`
+/// values, on the pool's threads where there are threads (the planes are independent),
+/// else in order.
+fn per_plane<T: Send>(x: &[f32], plane_in: usize, out: &mut [T], plane_out: usize, f: impl Fn(usize, &[f32], &mut [T]) + Sync + Send) {
+    crate::parallel::for_each_chunk_mut(out, plane_out, |i, out_plane| f(i, &x[i * plane_in..(i + 1) * plane_in], out_plane));
+}
+
+/// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
+/// called in (the CLI's `--threads`; in the browser's threaded module, its Web Workers),
+/// bands of at least `smallest`; without threads, one band.
+fn in_bands(n: usize, smallest: usize, band: impl Fn(usize, usize) + Sync) {
+    #[cfg(feature = "threads")]
+    {
+        use rayon::prelude::*;
+        let size = n.div_ceil(rayon::current_num_threads()).max(smallest);
+        (0..n.div_ceil(size)).into_par_iter().for_each(|i| band(i * size, size.min(n - i * size)));
+    }
+    #[cfg(not(feature = "threads"))]
+    band(0, n);
+}
+
+/// 2×2 max-pooling, stride 2 (`h`, `w` even). NaN wins, as in Burn's op.
+pub fn max_pool_2x2(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+    let (oh, ow) = (h / 2, w / 2);
+    let max = |a: f32, b: f32| if a.is_nan() || a > b { a } else { b };
+    let mut out = vec![0.0; b * c * oh * ow];
+    per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
+        for (rows, out_row) in plane.chunks_exact(2 * w).zip(out_plane.chunks_exact_mut(ow)) {
+            let (top, bottom) = rows.split_at(w);
+            for ((o, t), u) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                *o = max(max(t[0], t[1]), max(u[0], u[1]));
+            }
+        }
+    });
+    (out, [b, c, oh, ow])
+}
+
+/// Bilinear ×2, pixel centres aligned (`align_corners = false`), edges clamped: each
+/// output lies a quarter of an input pixel from its nearest input, so the weights are
+/// 3/4 and 1/4, rows then columns.
+pub fn upsample_2x(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+    let (oh, ow) = (2 * h, 2 * w);
+    let mut out = vec![0.0; b * c * oh * ow];
+    per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
+        for (i, out_rows) in out_plane.chunks_exact_mut(2 * ow).enumerate() {
+            let (above, this, below) = (&plane[i.saturating_sub(1) * w..][..w], &plane[i * w..][..w], &plane[(i + 1).min(h - 1) * w..][..w]);
+            for (out_row, near) in out_rows.chunks_exact_mut(ow).zip([above, below]) {
+                for (j, r) in out_row.chunks_exact_mut(2).enumerate() {
+                    let v = |k: usize| 0.75 * this[k] + 0.25 * near[k];
+                    let centre = v(j);
+                    r[0] = 0.75 * centre + 0.25 * v(j.saturating_sub(1));
+                    r[1] = 0.75 * centre + 0.25 * v((j + 1).min(w - 1));
+                }
+            }
+        }
+    });
+    (out, [b, c, oh, ow])
+}
