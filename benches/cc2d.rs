@@ -21,8 +21,8 @@ use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 use cc2d::tpl::detect::TplDetector;
 
-/// The command line's allocator (`src/cli/main.rs`), so that these figures are the CLI's
-/// (its purging stays on here: the training figure below may differ from the CLI's).
+/// The command line's allocator, set up as it does (`cc2d::allocator`), so that these
+/// figures are the CLI's.
 #[cfg(feature = "cli")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,6 +41,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    #[cfg(feature = "cli")]
+    cc2d::allocator::keep_freed_memory();
     let root = data_root().join("isbi2015");
     let Ok(ds) = Dataset::open(&root) else {
         eprintln!("no data at {} (set CC2D_DATA)", root.display());

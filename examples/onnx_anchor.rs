@@ -7,7 +7,8 @@
 //! `cargo run --release --example onnx_anchor -- OUT_DIR [--weights weights/tpl-small.bpk]
 //! [--image IMAGE] [--runs 10]` (default image: ISBI 151 under `$CC2D_DATA`).
 
-/// The command line's allocator (`src/cli/main.rs`): our native figures are the CLI's.
+/// The command line's allocator, set up as it does (`cc2d::allocator`): our native figures
+/// are the CLI's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -26,6 +27,7 @@ use cc2d::tpl::detect::TplDetector;
 use cc2d::training::batch_tensor;
 
 fn main() -> anyhow::Result<()> {
+    cc2d::allocator::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: &str| args.iter().position(|a| a == name).map_or(default.to_string(), |i| args[i + 1].clone());
     let out = PathBuf::from(args.get(1).filter(|a| !a.starts_with("--")).context("usage: onnx_anchor OUT_DIR [--weights W] [--image I] [--runs N]")?);

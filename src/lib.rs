@@ -10,6 +10,8 @@
 //! [`metrics`]. Training lives in `ssl::train` and `tpl::train` (the `train` feature: autodiff
 //! and the optimiser, which detection and matching do without).
 
+#[cfg(feature = "cli")]
+pub mod allocator;
 pub mod baseline;
 pub mod config;
 pub mod error;

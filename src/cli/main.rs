@@ -10,16 +10,9 @@ mod runner;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-/// Detection allocates and frees buffers of megabytes for every image (the decoded
-/// radiograph, each layer's activations). glibc's allocator returns such blocks to the kernel
-/// when they are freed, so each image paid the page faults again; mimalloc keeps them for the
-/// next image (README, "Speed and size").
+/// mimalloc, purging off (`cc2d::allocator`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's `mi_option_purge_delay` (`mimalloc.h`; the Rust binding names no constant for
-/// it): how long freed memory is kept before it is handed back to the kernel.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 use commands::{advise_template, baseline, calibrate, detect, eval, export, r#match, pipeline, template, train_ssl, train_tpl};
 
@@ -60,13 +53,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    // Never, instead of after 1 s: a training step frees and reallocates its tensors, and
-    // faulting them in again cost training more time in the kernel than glibc's allocator did
-    // (3 epochs of 4 steps: 3.6–3.8 s of system time against 1.8–2.1 with glibc; 0.2–0.6 s
-    // without purging, in most runs).
-    // The process keeps its peak memory until it exits, which a command-line run does.
-    // SAFETY: sets one of mimalloc's options, which it reads each time it would purge.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    cc2d::allocator::keep_freed_memory();
     match Cli::parse().command {
         Command::Baseline(a) => baseline::run(a),
         Command::Eval(a) => eval::run(a),
@@ -79,15 +66,5 @@ fn main() -> Result<()> {
         Command::Pipeline(a) => pipeline::run(a),
         Command::Export(a) => export::run(a),
         Command::Calibrate(a) => calibrate::run(a),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// The option `main` sets is the purge delay: its default is 1000 ms (mimalloc's
-    /// `options.c`), a value no neighbouring option has.
-    #[test]
-    fn the_option_set_is_the_purge_delay() {
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 1000);
     }
 }
