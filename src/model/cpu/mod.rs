@@ -187,6 +187,7 @@ fn per_plane<T: Send>(x: &[f32], plane_in: usize, out: &mut [T], plane_out: usiz
 /// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
 /// called in (the CLI's `--threads`; in the browser's threaded module, its Web Workers),
 /// bands of at least `smallest`; without threads, one band.
+#[cfg_attr(not(feature = "threads"), allow(unused_variables))]
 fn in_bands(n: usize, smallest: usize, band: impl Fn(usize, usize) + Sync) {
     #[cfg(feature = "threads")]
     {

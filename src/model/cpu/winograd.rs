@@ -46,7 +46,7 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
                 for p in 0..16 {
                     // SAFETY: dst is product p, `n × cout` column-major, inside `m`; lhs is
                     // transformed input p, `n × cin` column-major, inside `v`; rhs is the
-                    // transformed weights p, `cin × cout` row-major, inside `u`.
+                    // transformed weights p, `cin × cout` column-major, inside `u`.
                     unsafe {
                         gemm::gemm(
                             n,
@@ -60,8 +60,8 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
                             n as isize,
                             1,
                             u.as_ptr().add(p * cin * cout),
+                            cin as isize,
                             1,
-                            cout as isize,
                             0.0,
                             1.0,
                             false,
@@ -90,8 +90,9 @@ thread_local! {
     static PRODUCTS_16: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// G g Gᵀ for every (input, output) channel pair: 16 matrices `cin × cout`, row-major, one
-/// per position of the 4×4 transformed kernel.
+/// G g Gᵀ for every (input, output) channel pair: 16 matrices `cin × cout`, column-major (in
+/// the order the weights are read, so each matrix is written in sequence), one per position
+/// of the 4×4 transformed kernel.
 fn transformed_weights(weight: &[f32], cin: usize, cout: usize) -> Vec<f32> {
     let mut u = vec![0.0f32; 16 * cin * cout];
     for co in 0..cout {
@@ -102,7 +103,7 @@ fn transformed_weights(weight: &[f32], cin: usize, cout: usize) -> Vec<f32> {
             // (G g) Gᵀ: 4 × 4.
             for (r, [t0, t1, t2]) in t.into_iter().enumerate() {
                 for (c, value) in [t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2].into_iter().enumerate() {
-                    u[(r * 4 + c) * cin * cout + ci * cout + co] = value;
+                    u[(r * 4 + c) * cin * cout + co * cin + ci] = value;
                 }
             }
         }
