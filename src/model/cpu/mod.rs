@@ -55,28 +55,17 @@ pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], [cout, w
                 // value, offset + m − 1 + (cin − 1)·plane, lies inside `padded` (offset +
                 // m ≤ plane); rhs (`cin × cout`) is weight[co][ci][tap], inside `weight`.
                 unsafe {
-                    gemm::gemm(
-                        rows,
-                        cout,
-                        cin,
+                    product(
+                        [rows, cout, cin],
                         (dst as *mut f32).add(first),
-                        m as isize,
-                        1,
+                        m,
                         tap > 0,
                         (lhs as *const f32).add(offset + first),
-                        plane as isize,
-                        1,
+                        plane,
                         weight.as_ptr().add(tap),
-                        (cin * kh * kw) as isize,
-                        (kh * kw) as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
+                        [cin * kh * kw, kh * kw],
+                    )
+                };
             }
         };
         in_bands(m, 64, band);
@@ -151,30 +140,44 @@ fn few_inputs_band(
         // SAFETY: dst rows `start..start + n` of the `m × cout` column-major products are
         // this band's alone; lhs is `columns` (`n × k`, column-major); rhs (`k × cout`)
         // is the weights `[cout][cin · kh · kw]`, inside `weight`.
-        unsafe {
-            gemm::gemm(
-                n,
-                cout,
-                k,
-                dst.add(start),
-                m as isize,
-                1,
-                false,
-                columns.as_ptr(),
-                n as isize,
-                1,
-                weight.as_ptr(),
-                k as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        unsafe { product([n, cout, k], dst.add(start), m, false, columns.as_ptr(), n, weight.as_ptr(), [k, 1]) };
     }
+}
+
+/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, on this thread (the callers
+/// split the work between threads): `lhs` (`m × k`) and `dst` (`m × n`) column-major, their
+/// columns `lhs_cs` and `dst_cs` apart; `rhs` (`k × n`) with columns `rhs_cs` and rows
+/// `rhs_rs` apart.
+///
+/// # Safety
+/// Each matrix lies inside its allocation, and `dst` overlaps neither operand nor anything
+/// another thread writes meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, dst_cs: usize, accumulate: bool, lhs: *const f32, lhs_cs: usize, rhs: *const f32, [rhs_cs, rhs_rs]: [usize; 2]) {
+    // SAFETY: the caller's promise. (gemm ignores the first factor, 1.0, unless it reads dst.)
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            dst_cs as isize,
+            1,
+            accumulate,
+            lhs,
+            lhs_cs as isize,
+            1,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    };
 }
 
 /// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`

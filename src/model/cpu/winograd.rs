@@ -7,7 +7,7 @@
 
 use std::array::from_fn;
 
-use super::{PADDED, in_bands, per_plane, scratch};
+use super::{PADDED, PRODUCTS, in_bands, per_plane, product, scratch};
 
 /// About this many output blocks (tiles) are transformed and multiplied at a time by one
 /// thread, in whole rows of tiles: their transformed inputs and products (16 × tiles ×
@@ -40,7 +40,7 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
         let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
         in_bands(tiles_y, 1, |first_row, row_count| {
             let most = rows_per_block.min(row_count) * tiles_x;
-            let (mut v, mut m) = (scratch(&INPUTS, 16 * cin * most), scratch(&PRODUCTS_16, 16 * cout * most));
+            let (mut v, mut m) = (scratch(&INPUTS, 16 * cin * most), scratch(&PRODUCTS, 16 * cout * most));
             for first in (first_row..first_row + row_count).step_by(rows_per_block) {
                 let rows = rows_per_block.min(first_row + row_count - first);
                 let n = rows * tiles_x;
@@ -49,36 +49,14 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
                     // SAFETY: dst is product p, `n × cout` column-major, inside `m`; lhs is
                     // transformed input p, `n × cin` column-major, inside `v`; rhs is the
                     // transformed weights p, `cin × cout` column-major, inside `u`.
-                    unsafe {
-                        gemm::gemm(
-                            n,
-                            cout,
-                            cin,
-                            m.as_mut_ptr().add(p * cout * n),
-                            n as isize,
-                            1,
-                            false,
-                            v.as_ptr().add(p * cin * n),
-                            n as isize,
-                            1,
-                            u.as_ptr().add(p * cin * cout),
-                            cin as isize,
-                            1,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
+                    unsafe { product([n, cout, cin], m.as_mut_ptr().add(p * cout * n), n, false, v.as_ptr().add(p * cin * n), n, u.as_ptr().add(p * cin * cout), [cin, 1]) };
                 }
                 // SAFETY: these tile rows' outputs, which no other band writes, inside the
                 // image's `cout × h × w` outputs.
                 unsafe { transform_outputs(&m[..16 * cout * n], [cout, h, w], [first, rows], tiles_x, bias, output as *mut f32) };
             }
             INPUTS.set(v);
-            PRODUCTS_16.set(m);
+            PRODUCTS.set(m);
         });
     }
     PADDED.set(padded);
@@ -89,7 +67,6 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
 
 thread_local! {
     static INPUTS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-    static PRODUCTS_16: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// G g Gᵀ for every (input, output) channel pair: 16 matrices `cin × cout`, column-major (in
