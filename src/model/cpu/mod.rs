@@ -29,15 +29,7 @@ pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], [cout, w
     let (mut padded, mut products) = (scratch(&PADDED, cin * plane), scratch(&PRODUCTS, cout * m));
     let mut out = Vec::with_capacity(b * cout * h * w);
     for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.spare_capacity_mut().chunks_exact_mut(cout * h * w)) {
-        per_plane(image, h * w, &mut padded[..cin * plane], plane, |_, source, target| {
-            target[..pad_h * pw].fill(0.0);
-            for (row, padded_row) in source.chunks_exact(w).zip(target[pad_h * pw..].chunks_exact_mut(pw)) {
-                padded_row[..pad_w].fill(0.0);
-                padded_row[pad_w..pad_w + w].copy_from_slice(row);
-                padded_row[pad_w + w..].fill(0.0);
-            }
-            target[(pad_h + h) * pw..].fill(0.0);
-        });
+        zero_padded(image, [h, w], &mut padded[..cin * plane], [plane, pw], [pad_h, pad_w]);
         // Each thread takes a band of output positions through all taps: disjoint rows
         // of `products`, no synchronisation between the taps.
         let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
@@ -178,6 +170,20 @@ unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, dst_cs: usize, accumulat
             gemm::Parallelism::None,
         )
     };
+}
+
+/// Each `h × w` plane of `image` into a plane of `plane` values of `padded`, rows `pw` apart,
+/// `top` rows and `left` columns in; zeros everywhere else (the scratch holds old values).
+fn zero_padded(image: &[f32], [h, w]: [usize; 2], padded: &mut [f32], [plane, pw]: [usize; 2], [top, left]: [usize; 2]) {
+    per_plane(image, h * w, padded, plane, |_, source, target| {
+        target[..top * pw].fill(0.0);
+        for (row, padded_row) in source.chunks_exact(w).zip(target[top * pw..].chunks_exact_mut(pw)) {
+            padded_row[..left].fill(0.0);
+            padded_row[left..left + w].copy_from_slice(row);
+            padded_row[left + w..].fill(0.0);
+        }
+        target[(top + h) * pw..].fill(0.0);
+    });
 }
 
 /// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`

@@ -7,7 +7,7 @@
 
 use std::array::from_fn;
 
-use super::{PADDED, PRODUCTS, in_bands, per_plane, product, scratch};
+use super::{PADDED, PRODUCTS, in_bands, product, scratch, zero_padded};
 
 /// About this many output blocks (tiles) are transformed and multiplied at a time by one
 /// thread, in whole rows of tiles: their transformed inputs and products (16 × tiles ×
@@ -28,15 +28,7 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usiz
     let mut out = Vec::with_capacity(b * cout * h * w);
     let rows_per_block = (TILES / tiles_x).max(1);
     for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.spare_capacity_mut().chunks_exact_mut(cout * h * w)) {
-        per_plane(image, h * w, &mut padded[..cin * ph * pw], ph * pw, |_, source, target| {
-            target[..pw].fill(0.0);
-            for (row, padded_row) in source.chunks_exact(w).zip(target[pw..].chunks_exact_mut(pw)) {
-                padded_row[0] = 0.0;
-                padded_row[1..1 + w].copy_from_slice(row);
-                padded_row[1 + w..].fill(0.0);
-            }
-            target[(1 + h) * pw..].fill(0.0);
-        });
+        zero_padded(image, [h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
         let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
         in_bands(tiles_y, 1, |first_row, row_count| {
             let most = rows_per_block.min(row_count) * tiles_x;
