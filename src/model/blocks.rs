@@ -39,7 +39,7 @@ impl ConvBlockConfig {
             .with_bias(!self.batch_norm)
             .init(device);
         let norm = self.batch_norm.then(|| BatchNormConfig::new(self.channels[1]).init(device));
-        ConvBlock { conv, norm, relu: Relu::new() }
+        ConvBlock { conv, norm, relu: Relu::new(), cpu_weights: CpuWeights::default() }
     }
 }
 
@@ -48,7 +48,18 @@ pub struct ConvBlock {
     conv: Conv2d,
     norm: Option<BatchNorm>,
     relu: Relu,
+    /// The weights laid out for the CPU kernel, once the block is folded for inference
+    /// ([`Self::fold_batch_norm`]); not part of the record.
+    #[module(skip)]
+    cpu_weights: CpuWeights,
 }
+
+/// [`ConvBlock`]'s weights for [`cpu::conv_same`] (nothing where there is no CPU kernel: the
+/// browser's WebGPU module).
+#[cfg(feature = "cpu")]
+type CpuWeights = Option<std::sync::Arc<cpu::ConvWeights>>;
+#[cfg(not(feature = "cpu"))]
+type CpuWeights = ();
 
 impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -75,9 +86,10 @@ impl ConvBlock {
     /// convolution's weights and bias absorb. A convolution with bias and a ReLU are left:
     /// without kernel fusion (the browser's WebGPU module) the norm's chain of element-wise
     /// kernels is gone from every block, and the CPU kernel needs no folding per call. Not
-    /// for training (the statistics would no longer be learnt).
+    /// for training (the statistics would no longer be learnt, and the CPU kernel's weights,
+    /// laid out here once, would go stale).
     pub fn fold_batch_norm(self) -> Self {
-        let Self { mut conv, norm, relu } = self;
+        let Self { mut conv, norm, relu, .. } = self;
         if let Some(norm) = norm {
             let scale = norm.gamma.val() / norm.running_var.value().add_scalar(norm.epsilon).sqrt();
             let bias = conv.bias.take().map_or_else(|| scale.zeros_like(), |b| b.val());
@@ -85,9 +97,27 @@ impl ConvBlock {
             let cout = scale.dims()[0];
             conv.weight = Param::from_tensor(conv.weight.val() * scale.reshape([cout, 1, 1, 1]));
         }
-        Self { conv, norm: None, relu }
+        Self { cpu_weights: cpu_weights(&conv), conv, norm: None, relu }
     }
 }
+
+/// `conv`'s weights and bias laid out for the CPU kernel (where it applies: stride 1, "same"
+/// padding, odd kernel, on the CPU backend).
+#[cfg(feature = "cpu")]
+fn cpu_weights(conv: &Conv2d) -> CpuWeights {
+    let dims @ [cout, _, kh, kw] = conv.weight.dims();
+    let [dy, dx] = conv.dilation;
+    let same = PaddingConfig2d::Explicit(kh / 2 * dy, kw / 2 * dx, kh / 2 * dy, kw / 2 * dx);
+    let device = conv.weight.device();
+    if device != Device::flex() || device.is_autodiff() || conv.stride != [1, 1] || conv.groups != 1 || kh % 2 == 0 || kw % 2 == 0 || conv.padding != same {
+        return None;
+    }
+    let bias = conv.bias.as_ref().map_or_else(|| vec![0.0; cout], |b| values(b.val()));
+    Some(std::sync::Arc::new(cpu::ConvWeights::new(values(conv.weight.val()), dims, conv.dilation, bias)))
+}
+
+#[cfg(not(feature = "cpu"))]
+fn cpu_weights(_: &Conv2d) -> CpuWeights {}
 
 #[cfg(feature = "cpu")]
 impl ConvBlock {
@@ -99,18 +129,19 @@ impl ConvBlock {
     /// (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `x` comes back to go on with
     /// Burn's ops.
     fn forward_cpu(&self, x: Tensor<4>) -> ControlFlow<Tensor<4>, Tensor<4>> {
-        let conv = &self.conv;
-        let [_, _, kh, kw] = conv.weight.dims();
-        let same = PaddingConfig2d::Explicit(kh / 2 * conv.dilation[0], kw / 2 * conv.dilation[1], kh / 2 * conv.dilation[0], kw / 2 * conv.dilation[1]);
-        if !on_cpu_for_inference(&x) || conv.stride != [1, 1] || conv.groups != 1 || kh % 2 == 0 || kw % 2 == 0 || conv.padding != same {
+        if !on_cpu_for_inference(&x) {
             return ControlFlow::Continue(x);
         }
-        if self.norm.is_some() {
-            return self.clone().fold_batch_norm().forward_cpu(x);
-        }
-        let weight = values(conv.weight.val());
-        let bias = conv.bias.as_ref().map_or_else(|| vec![0.0; conv.weight.dims()[0]], |b| values(b.val()));
-        cpu_kernel(x, |input, dims| cpu::conv_same(input, dims, &weight, conv.weight.dims(), conv.dilation, &bias))
+        let weights = match (&self.cpu_weights, &self.norm) {
+            (Some(weights), None) => weights.clone(),
+            // Not folded: folded here, per call.
+            (_, Some(_)) => return self.clone().fold_batch_norm().forward_cpu(x),
+            (None, None) => match cpu_weights(&self.conv) {
+                Some(weights) => weights,
+                None => return ControlFlow::Continue(x),
+            },
+        };
+        cpu_kernel(x, |input, dims| cpu::conv_same(input, dims, &weights))
     }
 }
 
@@ -156,8 +187,11 @@ impl ConvStack {
     /// The stack fed one channel instead of that many identical copies of it: the first
     /// block's weights summed over its input channels (the same outputs, to rounding).
     fn fold_identical_inputs(&mut self) {
-        let first = &mut self.blocks[0].conv;
-        first.weight = Param::from_tensor(first.weight.val().sum_dim(1));
+        let first = &mut self.blocks[0];
+        first.conv.weight = Param::from_tensor(first.conv.weight.val().sum_dim(1));
+        if first.norm.is_none() {
+            first.cpu_weights = cpu_weights(&first.conv);
+        }
     }
 }
 
@@ -529,7 +563,7 @@ mod tests {
             // Folded (inference on every backend): Burn's ops without the norm give the same
             // values, and the CPU path the same values as before folding.
             let folded = block.fold_batch_norm();
-            assert!(folded.norm.is_none() && folded.conv.bias.is_some());
+            assert!(folded.norm.is_none() && folded.conv.bias.is_some() && folded.cpu_weights.is_some(), "folded, the CPU kernel's weights laid out once");
             assert!(max_abs_diff(folded.forward_ops(x.clone()), ops) < 1e-5, "folded, {channels:?} {kernel:?}");
             assert_eq!(max_abs_diff(folded.forward_cpu(x.clone()).break_value().expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
         }

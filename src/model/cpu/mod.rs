@@ -4,20 +4,61 @@
 
 mod winograd;
 
-/// A stride-1 convolution that keeps the size (odd kernel, "same" zero padding), plus
-/// `bias`, then ReLU: `[B, Cin, H, W]` by weights `[Cout, Cin, kh, kw]`. Undilated 3×3
-/// layers with more than [`FEW_INPUTS`] inputs per output (most of the multiplies) go by
-/// Winograd's F(2×2, 3×3) ([`winograd`]: forward 50 → 37 ms on one thread). The others: one
-/// matrix product per kernel tap, with no im2col copy: on the input zero-padded once, tap
-/// (ky, kx) reads every plane shifted by ky·d rows and kx·d columns, a plain strided view,
-/// as long as the outputs are computed over the padded width (the extra columns are dropped
-/// at the end). The products accumulate in place (gemm's `read_dst`). With few inputs per
-/// output (the first layers), one product over all taps instead.
-pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], [cout, wcin, kh, kw]: [usize; 4], [dy, dx]: [usize; 2], bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
-    assert!(wcin == cin && x.len() == b * cin * h * w && weight.len() == cout * cin * kh * kw && bias.len() == cout, "convolution shapes");
-    if [kh, kw, dy, dx] == [3, 3, 1, 1] && cin * kh * kw > FEW_INPUTS {
-        return winograd::conv3x3(x, [b, cin, h, w], weight, cout, bias);
+/// A convolution's weights laid out for [`conv_same`]: `[Cout, Cin, kh, kw]`, dilation and
+/// bias, the weights of Winograd's layers already transformed. Made once when a model is
+/// folded for inference (`ConvBlock::fold_batch_norm`), not per forward: the layout was a
+/// serial part of every forward (the CPU's second thread idle).
+pub struct ConvWeights {
+    dims: [usize; 4],
+    dilation: [usize; 2],
+    bias: Vec<f32>,
+    layout: Layout,
+}
+
+enum Layout {
+    /// As given, `[Cout, Cin, kh, kw]`.
+    Taps(Vec<f32>),
+    /// [`winograd::transformed_weights`].
+    Winograd(Vec<f32>),
+}
+
+impl ConvWeights {
+    pub fn new(weight: Vec<f32>, dims @ [cout, cin, kh, kw]: [usize; 4], dilation @ [dy, dx]: [usize; 2], bias: Vec<f32>) -> Self {
+        assert!(weight.len() == cout * cin * kh * kw && bias.len() == cout && kh % 2 == 1 && kw % 2 == 1, "convolution weights' shapes");
+        // Undilated 3×3 layers with more than [`FEW_INPUTS`] inputs per output (most of the
+        // multiplies) go by Winograd's F(2×2, 3×3).
+        let layout =
+            if [kh, kw, dy, dx] == [3, 3, 1, 1] && cin * kh * kw > FEW_INPUTS { Layout::Winograd(winograd::transformed_weights(&weight, cin, cout)) } else { Layout::Taps(weight) };
+        Self { dims, dilation, bias, layout }
     }
+}
+
+impl std::fmt::Debug for ConvWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layout = match self.layout {
+            Layout::Taps(_) => "taps",
+            Layout::Winograd(_) => "Winograd F(2×2, 3×3)",
+        };
+        f.debug_struct("ConvWeights").field("dims", &self.dims).field("dilation", &self.dilation).field("layout", &layout).finish()
+    }
+}
+
+/// A stride-1 convolution that keeps the size (odd kernel, "same" zero padding), plus the
+/// bias, then ReLU: `[B, Cin, H, W]` by the weights. Undilated 3×3 layers with many inputs
+/// per output go by Winograd's F(2×2, 3×3) ([`winograd`]: forward 50 → 37 ms on one
+/// thread). The others: one matrix product per kernel tap, with no im2col copy: on the
+/// input zero-padded once, tap (ky, kx) reads every plane shifted by ky·d rows and kx·d
+/// columns, a plain strided view, as long as the outputs are computed over the padded width
+/// (the extra columns are dropped at the end). The products accumulate in place (gemm's
+/// `read_dst`). With few inputs per output (the first layers), one product over all taps
+/// instead.
+pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weights: &ConvWeights) -> (Vec<f32>, [usize; 4]) {
+    let ConvWeights { dims: [cout, wcin, kh, kw], dilation: [dy, dx], ref bias, ref layout } = *weights;
+    assert!(wcin == cin && x.len() == b * cin * h * w, "convolution shapes");
+    let weight = match layout {
+        Layout::Winograd(u) => return winograd::conv3x3(x, [b, cin, h, w], u, cout, bias),
+        Layout::Taps(weight) => weight,
+    };
     let (pad_h, pad_w) = (kh / 2 * dy, kw / 2 * dx);
     let (pw, ph) = (w + 2 * pad_w, h + 2 * pad_h);
     // The last tap's view runs 2·pad_w values past the padded plane.

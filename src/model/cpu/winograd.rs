@@ -16,14 +16,14 @@ use super::{PADDED, PRODUCTS, in_bands, product, scratch, zero_padded};
 /// medians of four alternated runs, 36.8 → 35.4 ms).
 const TILES: usize = 192;
 
-/// `conv_same` for a 3×3 kernel, dilation 1: `[B, Cin, H, W]` by `[Cout, Cin, 3, 3]`, plus
-/// `bias`, then ReLU.
-pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], weight: &[f32], cout: usize, bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
+/// `conv_same` for a 3×3 kernel, dilation 1: `[B, Cin, H, W]` by the [`transformed_weights`]
+/// `u` of `[Cout, Cin, 3, 3]`, plus `bias`, then ReLU.
+pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], u: &[f32], cout: usize, bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
+    assert_eq!(u.len(), 16 * cin * cout, "transformed weights' shape");
     let (tiles_y, tiles_x) = (h.div_ceil(2), w.div_ceil(2));
     // One zero row and column around the image, and one more at the far end when H or W is
     // odd: every tile reads a whole 4×4 block.
     let (ph, pw) = (2 * tiles_y + 2, 2 * tiles_x + 2);
-    let u = transformed_weights(weight, cin, cout);
     let mut padded = scratch(&PADDED, cin * ph * pw);
     let mut out = Vec::with_capacity(b * cout * h * w);
     let rows_per_block = (TILES / tiles_x).max(1);
@@ -64,7 +64,7 @@ thread_local! {
 /// G g Gᵀ for every (input, output) channel pair: 16 matrices `cin × cout`, column-major (in
 /// the order the weights are read, so each matrix is written in sequence), one per position
 /// of the 4×4 transformed kernel.
-fn transformed_weights(weight: &[f32], cin: usize, cout: usize) -> Vec<f32> {
+pub fn transformed_weights(weight: &[f32], cin: usize, cout: usize) -> Vec<f32> {
     let mut u = vec![0.0f32; 16 * cin * cout];
     for co in 0..cout {
         for ci in 0..cin {
