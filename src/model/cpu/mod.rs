@@ -253,14 +253,15 @@ fn in_bands(n: usize, smallest: usize, band: impl Fn(usize, usize) + Sync) {
 pub fn max_pool_2x2(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
     let (oh, ow) = (h / 2, w / 2);
     let max = |a: f32, b: f32| if a.is_nan() || a > b { a } else { b };
-    let mut out = vec![0.0; b * c * oh * ow];
-    per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
-        for (rows, out_row) in plane.chunks_exact(2 * w).zip(out_plane.chunks_exact_mut(ow)) {
-            let (top, bottom) = rows.split_at(w);
-            for ((o, t), u) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
-                *o = max(max(t[0], t[1]), max(u[0], u[1]));
+    let out = written(b * c * oh * ow, |out| {
+        per_plane(x, h * w, out, oh * ow, |_, plane, out_plane| {
+            for (rows, out_row) in plane.chunks_exact(2 * w).zip(out_plane.chunks_exact_mut(ow)) {
+                let (top, bottom) = rows.split_at(w);
+                for ((o, t), u) in out_row.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                    o.write(max(max(t[0], t[1]), max(u[0], u[1])));
+                }
             }
-        }
+        })
     });
     (out, [b, c, oh, ow])
 }
@@ -270,19 +271,30 @@ pub fn max_pool_2x2(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4
 /// 3/4 and 1/4, rows then columns.
 pub fn upsample_2x(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
     let (oh, ow) = (2 * h, 2 * w);
-    let mut out = vec![0.0; b * c * oh * ow];
-    per_plane(x, h * w, &mut out, oh * ow, |_, plane, out_plane| {
-        for (i, out_rows) in out_plane.chunks_exact_mut(2 * ow).enumerate() {
-            let (above, this, below) = (&plane[i.saturating_sub(1) * w..][..w], &plane[i * w..][..w], &plane[(i + 1).min(h - 1) * w..][..w]);
-            for (out_row, near) in out_rows.chunks_exact_mut(ow).zip([above, below]) {
-                for (j, r) in out_row.chunks_exact_mut(2).enumerate() {
-                    let v = |k: usize| 0.75 * this[k] + 0.25 * near[k];
-                    let centre = v(j);
-                    r[0] = 0.75 * centre + 0.25 * v(j.saturating_sub(1));
-                    r[1] = 0.75 * centre + 0.25 * v((j + 1).min(w - 1));
+    let out = written(b * c * oh * ow, |out| {
+        per_plane(x, h * w, out, oh * ow, |_, plane, out_plane| {
+            for (i, out_rows) in out_plane.chunks_exact_mut(2 * ow).enumerate() {
+                let (above, this, below) = (&plane[i.saturating_sub(1) * w..][..w], &plane[i * w..][..w], &plane[(i + 1).min(h - 1) * w..][..w]);
+                for (out_row, near) in out_rows.chunks_exact_mut(ow).zip([above, below]) {
+                    for (j, r) in out_row.chunks_exact_mut(2).enumerate() {
+                        let v = |k: usize| 0.75 * this[k] + 0.25 * near[k];
+                        let centre = v(j);
+                        r[0].write(0.75 * centre + 0.25 * v(j.saturating_sub(1)));
+                        r[1].write(0.75 * centre + 0.25 * v((j + 1).min(w - 1)));
+                    }
                 }
             }
-        }
+        })
     });
     (out, [b, c, oh, ow])
+}
+
+/// `len` values that `fill` writes, every one of them, without zeroing them first (a
+/// serial pass over the outputs before the threads' parallel one).
+fn written(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` wrote all `len` values (the callers' loops cover every output).
+    unsafe { out.set_len(len) };
+    out
 }
