@@ -63,12 +63,19 @@ type CpuWeights = ();
 
 impl ConvBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_joined(vec![x])
+    }
+
+    /// The block on the concatenation of `parts` along the channels (a U-Net level: the
+    /// upsampled level below and the skip). On the CPU path the concatenation is never
+    /// built: the kernel joins the parts as it pads them.
+    pub fn forward_joined(&self, parts: Vec<Tensor<4>>) -> Tensor<4> {
         #[cfg(feature = "cpu")]
-        let x = match self.forward_cpu(x) {
+        let parts = match self.forward_cpu(parts) {
             ControlFlow::Break(y) => return y,
-            ControlFlow::Continue(x) => x,
+            ControlFlow::Continue(parts) => parts,
         };
-        self.forward_ops(x)
+        self.forward_ops(joined(parts))
     }
 
     /// Burn's ops, with gradients: every backend.
@@ -126,22 +133,22 @@ impl ConvBlock {
     /// ([`Self::fold_batch_norm`]: the detector and the extractors arrive folded; a block that
     /// is not is folded here, per call) and the ReLU applied as the outputs are laid out.
     /// Burn's CPU convolution runs the detector's layers at about half this speed
-    /// (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `x` comes back to go on with
-    /// Burn's ops.
-    fn forward_cpu(&self, x: Tensor<4>) -> ControlFlow<Tensor<4>, Tensor<4>> {
-        if !on_cpu_for_inference(&x) {
-            return ControlFlow::Continue(x);
+    /// (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) the input's `parts` come back
+    /// to go on with Burn's ops.
+    fn forward_cpu(&self, parts: Vec<Tensor<4>>) -> ControlFlow<Tensor<4>, Vec<Tensor<4>>> {
+        if !parts.iter().all(on_cpu_for_inference) {
+            return ControlFlow::Continue(parts);
         }
         let weights = match (&self.cpu_weights, &self.norm) {
             (Some(weights), None) => weights.clone(),
             // Not folded: folded here, per call.
-            (_, Some(_)) => return self.clone().fold_batch_norm().forward_cpu(x),
+            (_, Some(_)) => return self.clone().fold_batch_norm().forward_cpu(parts),
             (None, None) => match cpu_weights(&self.conv) {
                 Some(weights) => weights,
-                None => return ControlFlow::Continue(x),
+                None => return ControlFlow::Continue(parts),
             },
         };
-        cpu_kernel(x, |input, dims| cpu::conv_same(input, dims, &weights))
+        cpu_kernel(parts, |parts, dims| cpu::conv_same(parts, dims, &weights))
     }
 }
 
@@ -171,7 +178,14 @@ pub struct ConvStack {
 
 impl ConvStack {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.blocks.iter().fold(x, |x, b| b.forward(x))
+        self.forward_joined(vec![x])
+    }
+
+    /// The stack on the concatenation of `parts` along the channels
+    /// ([`ConvBlock::forward_joined`]).
+    pub fn forward_joined(&self, parts: Vec<Tensor<4>>) -> Tensor<4> {
+        let (first, rest) = self.blocks.split_first().expect("a stack of at least one block");
+        rest.iter().fold(first.forward_joined(parts), |x, b| b.forward(x))
     }
 
     /// [`ConvBlock::fold_batch_norm`] for every block.
@@ -307,7 +321,7 @@ impl UnetDecoder {
         let mut levels = Vec::with_capacity(self.stages.len());
         for (stage, skip) in self.stages.iter().zip(skips.into_iter().rev()) {
             let [_, _, h, w] = skip.dims();
-            x = stage.forward(Tensor::cat(vec![upsample_to(x, [h, w]), skip], 1));
+            x = stage.forward_joined(vec![upsample_to(x, [h, w]), skip]);
             levels.push(x.clone());
         }
         levels
@@ -399,15 +413,20 @@ impl DilatedBranch {
     }
 }
 
+/// `parts` concatenated along the channels (one part as it is).
+fn joined(mut parts: Vec<Tensor<4>>) -> Tensor<4> {
+    if parts.len() == 1 { parts.pop().expect("one part") } else { Tensor::cat(parts, 1) }
+}
+
 /// Bilinear resize of feature maps to `[height, width]` (pixel-centre aligned, as the
 /// image preprocessing).
 pub fn upsample_to(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if size == [2 * h, 2 * w] {
         #[cfg(feature = "cpu")]
-        let x = match cpu_kernel(x, cpu::upsample_2x) {
+        let x = match cpu_kernel(vec![x], |x, dims| cpu::upsample_2x(x[0], dims)) {
             ControlFlow::Break(y) => return y,
-            ControlFlow::Continue(x) => x,
+            ControlFlow::Continue(mut x) => x.pop().expect("the input"),
         };
         // Off the CPU, plain ops in inference too: Burn's bilinear `interpolate` (no gradient
         // on the GPU backends) made the first WebGPU detection on SwiftShader 4 s slower.
@@ -452,25 +471,32 @@ fn max_pool_2x2(pool: &MaxPool2d, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
     (x.clone(), pool.forward(x))
 }
 
-/// Runs `kernel` on the values when `x` is on the CPU backend without autodiff (detection and
-/// matching, natively and in wasm): Burn's CPU backend runs max-pooling (which it computes with
-/// indices) and 2× bilinear upsampling an order of magnitude slower than these loops, a third
-/// of the detector's forward (`scripts/onnx-anchor`). Elsewhere (WebGPU, training) `x` comes
-/// back to go on with Burn's own ops, with gradients.
-/// `kernel` takes `[B, C, H, W]` values in row-major order and gives the output values and
-/// shape. `x` is taken, not borrowed: a tensor nothing else holds gives up its values
-/// without a copy.
+/// Runs `kernel` on the values when the input is on the CPU backend without autodiff
+/// (detection and matching, natively and in wasm): Burn's CPU backend runs max-pooling
+/// (which it computes with indices) and 2× bilinear upsampling an order of magnitude slower
+/// than these loops, a third of the detector's forward (`scripts/onnx-anchor`). Elsewhere
+/// (WebGPU, training) the input comes back to go on with Burn's own ops, with gradients.
+/// The input comes as `parts` joined along the channels (usually one): `kernel` takes each
+/// part's `[B, Cᵢ, H, W]` values in row-major order and the joined shape, and gives the
+/// output values and shape. The parts are taken, not borrowed: a tensor nothing else holds
+/// gives up its values without a copy.
 #[cfg(feature = "cpu")]
-fn cpu_kernel(x: Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> ControlFlow<Tensor<4>, Tensor<4>> {
-    match cpu_kernel_keeping_input(x, |values, dims| Some(kernel(values, dims))) {
-        ControlFlow::Break((_, y)) => ControlFlow::Break(y),
-        ControlFlow::Continue(x) => ControlFlow::Continue(x),
+fn cpu_kernel(parts: Vec<Tensor<4>>, kernel: impl FnOnce(&[&[f32]], [usize; 4]) -> (Vec<f32>, [usize; 4])) -> ControlFlow<Tensor<4>, Vec<Tensor<4>>> {
+    if !parts.iter().all(on_cpu_for_inference) {
+        return ControlFlow::Continue(parts);
     }
+    let (device, [b, _, h, w]) = (parts[0].device(), parts[0].dims());
+    let channels = parts.iter().map(|p| p.dims()[1]).sum();
+    assert!(parts.iter().all(|p| matches!(p.dims(), [pb, _, ph, pw] if [pb, ph, pw] == [b, h, w])), "joined inputs of one size");
+    let data: Vec<_> = parts.into_iter().map(Tensor::into_data).collect();
+    let values: Vec<&[f32]> = data.iter().map(|d| d.as_slice::<f32>().expect("f32 values on the CPU path")).collect();
+    let (values, shape) = kernel(&values, [b, channels, h, w]);
+    ControlFlow::Break(Tensor::from_data(burn::tensor::TensorData::new(values, shape), &device))
 }
 
-/// [`cpu_kernel`] that also gives `x` back, rebuilt on its own values (no copy), where
-/// keeping a clone of `x` would make its values shared and so copied (twice) on the way out;
-/// `kernel` may decline (`None`).
+/// [`cpu_kernel`] on one input that also gives `x` back, rebuilt on its own values (no
+/// copy), where keeping a clone of `x` would make its values shared and so copied (twice) on
+/// the way out; `kernel` may decline (`None`).
 #[cfg(feature = "cpu")]
 fn cpu_kernel_keeping_input(x: Tensor<4>, kernel: impl FnOnce(&[f32], [usize; 4]) -> Option<(Vec<f32>, [usize; 4])>) -> ControlFlow<(Tensor<4>, Tensor<4>), Tensor<4>> {
     if !on_cpu_for_inference(&x) {
@@ -557,15 +583,22 @@ mod tests {
             }
             let [b, h, w] = size;
             let x = Tensor::<4>::random([b, channels[0], h, w], Distribution::Normal(0.0, 1.0), &device);
-            let cpu = block.forward_cpu(x.clone()).break_value().expect("the CPU path takes every block shape");
+            let cpu = block.forward_cpu(vec![x.clone()]).break_value().expect("the CPU path takes every block shape");
             let ops = block.forward_ops(x.clone());
             assert!(max_abs_diff(cpu.clone(), ops.clone()) < 1e-5, "{channels:?} {kernel:?} dilation {dilation}");
+            // The input as two channel groups (a decoder level's upsampled level and skip),
+            // joined as they are padded: the same values as one input.
+            if channels[0] > 1 {
+                let k = channels[0] / 3 + 1;
+                let parts = vec![x.clone().narrow(1, 0, k), x.clone().narrow(1, k, channels[0] - k)];
+                assert_eq!(max_abs_diff(block.forward_cpu(parts).break_value().expect("the CPU path"), cpu.clone()), 0.0, "joined, {channels:?} {kernel:?}");
+            }
             // Folded (inference on every backend): Burn's ops without the norm give the same
             // values, and the CPU path the same values as before folding.
             let folded = block.fold_batch_norm();
             assert!(folded.norm.is_none() && folded.conv.bias.is_some() && folded.cpu_weights.is_some(), "folded, the CPU kernel's weights laid out once");
             assert!(max_abs_diff(folded.forward_ops(x.clone()), ops) < 1e-5, "folded, {channels:?} {kernel:?}");
-            assert_eq!(max_abs_diff(folded.forward_cpu(x.clone()).break_value().expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
+            assert_eq!(max_abs_diff(folded.forward_cpu(vec![x.clone()]).break_value().expect("the CPU path"), cpu), 0.0, "folded on the CPU, {channels:?} {kernel:?}");
         }
     }
 
@@ -601,7 +634,7 @@ mod tests {
         let device = Device::flex().autodiff();
         // The convolution block's CPU kernel stands aside for autodiff.
         let x = Tensor::<4>::random([1, 3, 4, 4], Distribution::Default, &device);
-        assert!(ConvBlockConfig::new([3, 2], [3, 3]).init(&device).forward_cpu(x).is_continue());
+        assert!(ConvBlockConfig::new([3, 2], [3, 3]).init(&device).forward_cpu(vec![x]).is_continue());
         let x = Tensor::<4>::random([1, 2, 4, 4], Distribution::Default, &device).require_grad();
         let y = upsample_to(max_pool_2x2(&MaxPool2dConfig::new([2, 2]).init(), x.clone()).1, [4, 4]);
         let grads = y.sum().backward();

@@ -44,7 +44,9 @@ impl std::fmt::Debug for ConvWeights {
 }
 
 /// A stride-1 convolution that keeps the size (odd kernel, "same" zero padding), plus the
-/// bias, then ReLU: `[B, Cin, H, W]` by the weights. Undilated 3×3 layers with many inputs
+/// bias, then ReLU: `[B, Cin, H, W]` by the weights. The input comes as channel groups
+/// (`parts`, each `[B, Cᵢ, H, W]`, joined along the channels in order: a U-Net decoder's
+/// upsampled level and skip), joined as they are padded, never concatenated. Undilated 3×3 layers with many inputs
 /// per output go by Winograd's F(2×2, 3×3) ([`winograd`]: forward 50 → 37 ms on one
 /// thread). The others: one matrix product per kernel tap, with no im2col copy: on the
 /// input zero-padded once, tap (ky, kx) reads every plane shifted by ky·d rows and kx·d
@@ -52,11 +54,11 @@ impl std::fmt::Debug for ConvWeights {
 /// (the extra columns are dropped at the end). The products accumulate in place (gemm's
 /// `read_dst`). With few inputs per output (the first layers), one product over all taps
 /// instead.
-pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weights: &ConvWeights) -> (Vec<f32>, [usize; 4]) {
+pub fn conv_same(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], weights: &ConvWeights) -> (Vec<f32>, [usize; 4]) {
     let ConvWeights { dims: [cout, wcin, kh, kw], dilation: [dy, dx], ref bias, ref layout } = *weights;
-    assert!(wcin == cin && x.len() == b * cin * h * w, "convolution shapes");
+    assert!(wcin == cin && parts.iter().all(|p| p.len() % (b * h * w) == 0) && parts.iter().map(|p| p.len()).sum::<usize>() == b * cin * h * w, "convolution shapes");
     let weight = match layout {
-        Layout::Winograd(u) => return winograd::conv3x3(x, [b, cin, h, w], u, cout, bias),
+        Layout::Winograd(u) => return winograd::conv3x3(parts, [b, cin, h, w], u, cout, bias),
         Layout::Taps(weight) => weight,
     };
     let (pad_h, pad_w) = (kh / 2 * dy, kw / 2 * dx);
@@ -69,8 +71,8 @@ pub fn conv_same(x: &[f32], [b, cin, h, w]: [usize; 4], weights: &ConvWeights) -
     // are written before they are read; only the padding needs its zeros).
     let (mut padded, mut products) = (scratch(&PADDED, cin * plane), scratch(&PRODUCTS, cout * m));
     let mut out = Vec::with_capacity(b * cout * h * w);
-    for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.spare_capacity_mut().chunks_exact_mut(cout * h * w)) {
-        zero_padded(image, [h, w], &mut padded[..cin * plane], [plane, pw], [pad_h, pad_w]);
+    for (image, out_image) in out.spare_capacity_mut().chunks_exact_mut(cout * h * w).enumerate() {
+        zero_padded(parts, image, [b, h, w], &mut padded[..cin * plane], [plane, pw], [pad_h, pad_w]);
         // Each thread takes a band of output positions through all taps: disjoint rows
         // of `products`, no synchronisation between the taps.
         let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
@@ -213,18 +215,26 @@ unsafe fn product([m, n, k]: [usize; 3], dst: *mut f32, dst_cs: usize, accumulat
     };
 }
 
-/// Each `h × w` plane of `image` into a plane of `plane` values of `padded`, rows `pw` apart,
-/// `top` rows and `left` columns in; zeros everywhere else (the scratch holds old values).
-fn zero_padded(image: &[f32], [h, w]: [usize; 2], padded: &mut [f32], [plane, pw]: [usize; 2], [top, left]: [usize; 2]) {
-    per_plane(image, h * w, padded, plane, |_, source, target| {
-        target[..top * pw].fill(0.0);
-        for (row, padded_row) in source.chunks_exact(w).zip(target[top * pw..].chunks_exact_mut(pw)) {
-            padded_row[..left].fill(0.0);
-            padded_row[left..left + w].copy_from_slice(row);
-            padded_row[left + w..].fill(0.0);
-        }
-        target[(top + h) * pw..].fill(0.0);
-    });
+/// Image `i` of an input given as channel groups (`parts`, each `[B, Cᵢ, H, W]`) into
+/// `padded`, channel after channel: each `h × w` plane into a plane of `plane` values, rows
+/// `pw` apart, `top` rows and `left` columns in; zeros everywhere else (the scratch holds
+/// old values).
+fn zero_padded(parts: &[&[f32]], i: usize, [b, h, w]: [usize; 3], padded: &mut [f32], [plane, pw]: [usize; 2], [top, left]: [usize; 2]) {
+    let mut rest = padded;
+    for part in parts {
+        let image = part.len() / b;
+        let (target, tail) = rest.split_at_mut(image / (h * w) * plane);
+        per_plane(&part[i * image..][..image], h * w, target, plane, |_, source, target| {
+            target[..top * pw].fill(0.0);
+            for (row, padded_row) in source.chunks_exact(w).zip(target[top * pw..].chunks_exact_mut(pw)) {
+                padded_row[..left].fill(0.0);
+                padded_row[left..left + w].copy_from_slice(row);
+                padded_row[left + w..].fill(0.0);
+            }
+            target[(top + h) * pw..].fill(0.0);
+        });
+        rest = tail;
+    }
 }
 
 /// Runs `f(index, input plane, output plane)` over planes of `plane_in` and `plane_out`

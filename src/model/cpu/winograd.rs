@@ -16,9 +16,9 @@ use super::{PADDED, PRODUCTS, in_bands, product, scratch, zero_padded};
 /// medians of four alternated runs, 36.8 → 35.4 ms).
 const TILES: usize = 192;
 
-/// `conv_same` for a 3×3 kernel, dilation 1: `[B, Cin, H, W]` by the [`transformed_weights`]
-/// `u` of `[Cout, Cin, 3, 3]`, plus `bias`, then ReLU.
-pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], u: &[f32], cout: usize, bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
+/// `conv_same` for a 3×3 kernel, dilation 1: `[B, Cin, H, W]` (as channel groups, `parts`)
+/// by the [`transformed_weights`] `u` of `[Cout, Cin, 3, 3]`, plus `bias`, then ReLU.
+pub fn conv3x3(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], u: &[f32], cout: usize, bias: &[f32]) -> (Vec<f32>, [usize; 4]) {
     assert_eq!(u.len(), 16 * cin * cout, "transformed weights' shape");
     let (tiles_y, tiles_x) = (h.div_ceil(2), w.div_ceil(2));
     // One zero row and column around the image, and one more at the far end when H or W is
@@ -27,8 +27,8 @@ pub fn conv3x3(x: &[f32], [b, cin, h, w]: [usize; 4], u: &[f32], cout: usize, bi
     let mut padded = scratch(&PADDED, cin * ph * pw);
     let mut out = Vec::with_capacity(b * cout * h * w);
     let rows_per_block = (TILES / tiles_x).max(1);
-    for (image, out_image) in x.chunks_exact(cin * h * w).zip(out.spare_capacity_mut().chunks_exact_mut(cout * h * w)) {
-        zero_padded(image, [h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
+    for (image, out_image) in out.spare_capacity_mut().chunks_exact_mut(cout * h * w).enumerate() {
+        zero_padded(parts, image, [b, h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
         let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
         in_bands(tiles_y, 1, |first_row, row_count| {
             let most = rows_per_block.min(row_count) * tiles_x;
