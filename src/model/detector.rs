@@ -85,8 +85,11 @@ pub struct Detector {
 
 impl Detector {
     pub fn forward(&self, image: Tensor<4>) -> DetectorOutput {
-        let top = self.decoder.forward(self.encoder.forward(image)).pop().expect("at least one decoder level");
-        let maps = self.head.forward(top);
+        // On the CPU, the pool's threads wait for the forward's loops spinning (`parallel`).
+        let maps = crate::parallel::spinning(&image.device(), || {
+            let top = self.decoder.forward(self.encoder.forward(image)).pop().expect("at least one decoder level");
+            self.head.forward(top)
+        });
         let [b, _, h, w] = maps.dims();
         let k = self.landmarks;
         DetectorOutput {

@@ -121,10 +121,13 @@ impl Extractor {
     /// `[B, 1, H, W]` grey (H, W multiples of 32) → the cascade of embeddings, coarse to fine:
     /// `[B, L, H/32, W/32]`, `[B, L, H/16, W/16]`, …, `[B, L, H/2, W/2]`.
     pub fn forward(&self, image: Tensor<4>) -> Vec<Tensor<4>> {
-        let encoded = self.encoder.forward(image);
-        let bottom = encoded.bottom.clone();
-        let levels = std::iter::once(bottom).chain(self.decoder.forward(encoded));
-        levels.zip(&self.heads).map(|(x, head)| head.forward(x)).collect()
+        // On the CPU, the pool's threads wait for the forward's loops spinning (`parallel`).
+        crate::parallel::spinning(&image.device(), || {
+            let encoded = self.encoder.forward(image);
+            let bottom = encoded.bottom.clone();
+            let levels = std::iter::once(bottom).chain(self.decoder.forward(encoded));
+            levels.zip(&self.heads).map(|(x, head)| head.forward(x)).collect()
+        })
     }
 
     /// The extractor for matching, its batch norms folded into the convolutions and its

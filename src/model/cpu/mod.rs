@@ -4,6 +4,8 @@
 
 mod winograd;
 
+use crate::parallel::for_each_band;
+
 /// A convolution's weights laid out for [`conv_same`]: `[Cout, Cin, kh, kw]`, dilation and
 /// bias, the weights of Winograd's layers already transformed. Made once when a model is
 /// folded for inference (`ConvBlock::fold_batch_norm`), not per forward: the layout was a
@@ -103,7 +105,7 @@ pub fn conv_same(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], weights: &ConvWei
                 };
             }
         };
-        in_bands(m, 64, band);
+        for_each_band(m, 64, band);
         per_plane(&products[..cout * m], m, out_image, h * w, |channel, products, out_plane| {
             let shift = bias[channel];
             for (row, out_row) in products.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
@@ -242,21 +244,6 @@ fn zero_padded(parts: &[&[f32]], i: usize, [b, h, w]: [usize; 3], padded: &mut [
 /// else in order.
 fn per_plane<T: Send>(x: &[f32], plane_in: usize, out: &mut [T], plane_out: usize, f: impl Fn(usize, &[f32], &mut [T]) + Sync + Send) {
     crate::parallel::for_each_chunk_mut(out, plane_out, |i, out_plane| f(i, &x[i * plane_in..(i + 1) * plane_in], out_plane));
-}
-
-/// Runs `band(first, count)` over `0..n` split in one band per thread of the pool it is
-/// called in (the CLI's `--threads`; in the browser's threaded module, its Web Workers),
-/// bands of at least `smallest`; without threads, one band.
-#[cfg_attr(not(feature = "threads"), allow(unused_variables))]
-fn in_bands(n: usize, smallest: usize, band: impl Fn(usize, usize) + Sync) {
-    #[cfg(feature = "threads")]
-    {
-        use rayon::prelude::*;
-        let size = n.div_ceil(rayon::current_num_threads()).max(smallest);
-        (0..n.div_ceil(size)).into_par_iter().for_each(|i| band(i * size, size.min(n - i * size)));
-    }
-    #[cfg(not(feature = "threads"))]
-    band(0, n);
 }
 
 /// 2×2 max-pooling, stride 2 (`h`, `w` even). NaN wins, as in Burn's op.

@@ -7,7 +7,8 @@
 
 use std::array::from_fn;
 
-use super::{PADDED, PRODUCTS, in_bands, product, scratch, zero_padded};
+use super::{PADDED, PRODUCTS, product, scratch, zero_padded};
+use crate::parallel::for_each_band;
 
 /// About this many output blocks (tiles) are transformed and multiplied at a time by one
 /// thread, in whole rows of tiles: their transformed inputs and products (16 × tiles ×
@@ -30,7 +31,7 @@ pub fn conv3x3(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], u: &[f32], cout: us
     for (image, out_image) in out.spare_capacity_mut().chunks_exact_mut(cout * h * w).enumerate() {
         zero_padded(parts, image, [b, h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
         let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
-        in_bands(tiles_y, 1, |first_row, row_count| {
+        for_each_band(tiles_y, 1, |first_row, row_count| {
             let most = rows_per_block.min(row_count) * tiles_x;
             let (mut v, mut m) = (scratch(&INPUTS, 16 * cin * most), scratch(&PRODUCTS, 16 * cout * most));
             for first in (first_row..first_row + row_count).step_by(rows_per_block) {
