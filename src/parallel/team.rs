@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 use std::hint::spin_loop;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// The current loop, as one word: its number, its task count and the next task to claim, so
@@ -59,19 +60,24 @@ pub fn spinning<R>(f: impl FnOnce() -> R) -> R {
     if helpers == 0 {
         return f();
     }
-    let team =
-        Team { state: AtomicU64::new(0), job: AtomicPtr::new(std::ptr::null_mut()), finished: AtomicUsize::new(0), stop: AtomicBool::new(false), failed: AtomicBool::new(false) };
-    rayon::in_place_scope(|scope| {
-        for _ in 0..helpers {
-            scope.spawn(|_| team.help());
-        }
-        let _on_duty = OnDuty { team: &team, outer: CURRENT.replace(&team) };
-        f()
-    })
+    let team = Arc::new(Team {
+        state: AtomicU64::new(0),
+        job: AtomicPtr::new(std::ptr::null_mut()),
+        finished: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        failed: AtomicBool::new(false),
+    });
+    // Detached, not scoped: the forward does not wait for a helper that is off running other
+    // work (another image's whole detection, in `cc2d detect`) to come back.
+    for _ in 0..helpers {
+        let team = Arc::clone(&team);
+        rayon::spawn(move || team.help());
+    }
+    let _on_duty = OnDuty { team: &team, outer: CURRENT.replace(Arc::as_ptr(&team)) };
+    f()
 }
 
-/// The team is this thread's until `f` returns or unwinds; then its helpers stop (or a panic
-/// in `f` would leave the scope waiting for them forever).
+/// The team is this thread's until `f` returns or unwinds; then its helpers stop.
 struct OnDuty<'a> {
     team: &'a Team,
     outer: *const Team,
@@ -88,7 +94,7 @@ impl Drop for OnDuty<'_> {
 /// one), returning when all have.
 pub fn run(tasks: usize, task: Task) {
     assert!(tasks < 1 << State::BITS, "at most 2^24 tasks per loop");
-    // SAFETY: set by `spinning` on this thread, which outlives its `f` and so this call.
+    // SAFETY: set by `spinning` on this thread, whose `Arc` outlives its `f` and so this call.
     let team = unsafe { &*CURRENT.get() };
     let previous = team.state.load(Ordering::Relaxed);
     let loop_number = ((previous >> (2 * State::BITS)) + 1) & 0xffff;
@@ -145,11 +151,12 @@ impl Team {
     }
 
     /// A helper: spins for the forward's loops until it stops, running other pool work now and
-    /// then.
+    /// then. A task that panics here fails its loop on the forward's thread (`run`), not the
+    /// pool.
     fn help(&self) {
         let mut idle = 0u32;
         while !self.stop.load(Ordering::Acquire) {
-            if self.work() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work())).unwrap_or(true) {
                 idle = 0;
                 continue;
             }
