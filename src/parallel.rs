@@ -5,7 +5,7 @@
 //! A forward on the CPU is some fifty such loops in a row, each a millisecond or less. Between
 //! them rayon's idle threads call `sched_yield`, which hands the core to any other runnable
 //! process for a whole time slice: with one busy process at the lowest priority beside it,
-//! the detector's forward on 2 threads went from 18 to 24–30 ms (ONNX Runtime, whose threads
+//! the detector's forward on 2 threads went from 18 to 25–31 ms (ONNX Runtime, whose threads
 //! spin, stayed at 19). So a forward runs inside [`spinning`]: the pool's other threads wait
 //! for its loops spinning, not yielding, and take the loops' pieces as they come.
 
