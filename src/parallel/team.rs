@@ -56,7 +56,10 @@ pub fn is_active() -> bool {
 
 /// See `parallel::spinning`.
 pub fn spinning<R>(f: impl FnOnce() -> R) -> R {
-    let helpers = rayon::current_num_threads().saturating_sub(1);
+    // No more spinning threads than cores (a pool larger than the machine, `--threads 4` on
+    // 2 cores: helpers spinning on the forward's own core would slow it).
+    let cores = std::thread::available_parallelism().map_or(usize::MAX, |n| n.get());
+    let helpers = rayon::current_num_threads().min(cores).saturating_sub(1);
     if helpers == 0 {
         return f();
     }
