@@ -72,50 +72,49 @@ pub fn conv_same(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], weights: &ConvWei
     // layer to the next: no allocation, page faults or zeroing per layer (the products
     // are written before they are read; only the padding needs its zeros).
     let (mut padded, mut products) = (scratch(&PADDED, cin * plane), scratch(&PRODUCTS, cout * m));
-    let mut out = Vec::with_capacity(b * cout * h * w);
-    for (image, out_image) in out.spare_capacity_mut().chunks_exact_mut(cout * h * w).enumerate() {
-        zero_padded(parts, image, [b, h, w], &mut padded[..cin * plane], [plane, pw], [pad_h, pad_w]);
-        // Each thread takes a band of output positions through all taps: disjoint rows
-        // of `products`, no synchronisation between the taps.
-        let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
-        // Where tap (ky, kx)'s view starts in a padded plane.
-        let tap_offset = |tap: usize| tap / kw * dy * pw + tap % kw * dx;
-        let band = |first: usize, rows: usize| {
-            if cin * kh * kw <= FEW_INPUTS {
-                return few_inputs_band(&padded, plane, [cin, kh, kw], tap_offset, weight, dst as *mut f32, m, cout, first, rows);
-            }
-            for tap in 0..kh * kw {
-                let offset = tap_offset(tap);
-                // SAFETY: dst is rows `first..first + rows` of the `m × cout` column-major
-                // `products`, which no other band touches; lhs (`rows × cin`) starts at
-                // `offset + first` in plane 0 with planes `plane` apart, and its last
-                // value, offset + m − 1 + (cin − 1)·plane, lies inside `padded` (offset +
-                // m ≤ plane); rhs (`cin × cout`) is weight[co][ci][tap], inside `weight`.
-                unsafe {
-                    product(
-                        [rows, cout, cin],
-                        (dst as *mut f32).add(first),
-                        m,
-                        tap > 0,
-                        (lhs as *const f32).add(offset + first),
-                        plane,
-                        weight.as_ptr().add(tap),
-                        [cin * kh * kw, kh * kw],
-                    )
-                };
-            }
-        };
-        for_each_band(m, 64, band);
-        per_plane(&products[..cout * m], m, out_image, h * w, |channel, products, out_plane| {
-            let shift = bias[channel];
-            for (row, out_row) in products.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
-                out_row.iter_mut().zip(row).for_each(|(o, &v)| _ = o.write((v + shift).max(0.0)));
-            }
-        });
-    }
-    // SAFETY: the loop above wrote every output: each image's `cout` planes, each plane's
-    // `h` rows of `w` values.
-    unsafe { out.set_len(b * cout * h * w) };
+    // Every output is written: each image's `cout` planes, each plane's `h` rows of `w` values.
+    let out = written(b * cout * h * w, |out| {
+        for (image, out_image) in out.chunks_exact_mut(cout * h * w).enumerate() {
+            zero_padded(parts, image, [b, h, w], &mut padded[..cin * plane], [plane, pw], [pad_h, pad_w]);
+            // Each thread takes a band of output positions through all taps: disjoint rows
+            // of `products`, no synchronisation between the taps.
+            let (dst, lhs) = (products.as_mut_ptr() as usize, padded.as_ptr() as usize);
+            // Where tap (ky, kx)'s view starts in a padded plane.
+            let tap_offset = |tap: usize| tap / kw * dy * pw + tap % kw * dx;
+            let band = |first: usize, rows: usize| {
+                if cin * kh * kw <= FEW_INPUTS {
+                    return few_inputs_band(&padded, plane, [cin, kh, kw], tap_offset, weight, dst as *mut f32, m, cout, first, rows);
+                }
+                for tap in 0..kh * kw {
+                    let offset = tap_offset(tap);
+                    // SAFETY: dst is rows `first..first + rows` of the `m × cout` column-major
+                    // `products`, which no other band touches; lhs (`rows × cin`) starts at
+                    // `offset + first` in plane 0 with planes `plane` apart, and its last
+                    // value, offset + m − 1 + (cin − 1)·plane, lies inside `padded` (offset +
+                    // m ≤ plane); rhs (`cin × cout`) is weight[co][ci][tap], inside `weight`.
+                    unsafe {
+                        product(
+                            [rows, cout, cin],
+                            (dst as *mut f32).add(first),
+                            m,
+                            tap > 0,
+                            (lhs as *const f32).add(offset + first),
+                            plane,
+                            weight.as_ptr().add(tap),
+                            [cin * kh * kw, kh * kw],
+                        )
+                    };
+                }
+            };
+            for_each_band(m, 64, band);
+            per_plane(&products[..cout * m], m, out_image, h * w, |channel, products, out_plane| {
+                let shift = bias[channel];
+                for (row, out_row) in products.chunks_exact(pw).zip(out_plane.chunks_exact_mut(w)) {
+                    out_row.iter_mut().zip(row).for_each(|(o, &v)| _ = o.write((v + shift).max(0.0)));
+                }
+            });
+        }
+    });
     PADDED.set(padded);
     PRODUCTS.set(products);
     (out, [b, cout, h, w])
@@ -288,7 +287,7 @@ pub fn upsample_2x(x: &[f32], [b, c, h, w]: [usize; 4]) -> (Vec<f32>, [usize; 4]
 
 /// `len` values that `fill` writes, every one of them, without zeroing them first (a
 /// serial pass over the outputs before the threads' parallel one).
-fn written(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+pub(super) fn written(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
     let mut out = Vec::with_capacity(len);
     fill(&mut out.spare_capacity_mut()[..len]);
     // SAFETY: `fill` wrote all `len` values (the callers' loops cover every output).

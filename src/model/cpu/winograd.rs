@@ -7,7 +7,7 @@
 
 use std::array::from_fn;
 
-use super::{PADDED, PRODUCTS, product, scratch, zero_padded};
+use super::{PADDED, PRODUCTS, product, scratch, written, zero_padded};
 use crate::parallel::for_each_band;
 
 /// About this many output blocks (tiles) are transformed and multiplied at a time by one
@@ -26,35 +26,36 @@ pub fn conv3x3(parts: &[&[f32]], [b, cin, h, w]: [usize; 4], u: &[f32], cout: us
     // odd: every tile reads a whole 4×4 block.
     let (ph, pw) = (2 * tiles_y + 2, 2 * tiles_x + 2);
     let mut padded = scratch(&PADDED, cin * ph * pw);
-    let mut out = Vec::with_capacity(b * cout * h * w);
     let rows_per_block = (TILES / tiles_x).max(1);
-    for (image, out_image) in out.spare_capacity_mut().chunks_exact_mut(cout * h * w).enumerate() {
-        zero_padded(parts, image, [b, h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
-        let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
-        for_each_band(tiles_y, 1, |first_row, row_count| {
-            let most = rows_per_block.min(row_count) * tiles_x;
-            let (mut v, mut m) = (scratch(&INPUTS, 16 * cin * most), scratch(&PRODUCTS, 16 * cout * most));
-            for first in (first_row..first_row + row_count).step_by(rows_per_block) {
-                let rows = rows_per_block.min(first_row + row_count - first);
-                let n = rows * tiles_x;
-                transform_inputs(input, [cin, ph, pw], [first, rows], tiles_x, &mut v[..16 * cin * n]);
-                for p in 0..16 {
-                    // SAFETY: dst is product p, `n × cout` column-major, inside `m`; lhs is
-                    // transformed input p, `n × cin` column-major, inside `v`; rhs is the
-                    // transformed weights p, `cin × cout` column-major, inside `u`.
-                    unsafe { product([n, cout, cin], m.as_mut_ptr().add(p * cout * n), n, false, v.as_ptr().add(p * cin * n), n, u.as_ptr().add(p * cin * cout), [cin, 1]) };
+    // Every output is written: every tile writes its outputs in every channel, and the tiles
+    // cover each plane.
+    let out = written(b * cout * h * w, |out| {
+        for (image, out_image) in out.chunks_exact_mut(cout * h * w).enumerate() {
+            zero_padded(parts, image, [b, h, w], &mut padded[..cin * ph * pw], [ph * pw, pw], [1, 1]);
+            let (input, output) = (&padded[..cin * ph * pw], out_image.as_mut_ptr() as usize);
+            for_each_band(tiles_y, 1, |first_row, row_count| {
+                let most = rows_per_block.min(row_count) * tiles_x;
+                let (mut v, mut m) = (scratch(&INPUTS, 16 * cin * most), scratch(&PRODUCTS, 16 * cout * most));
+                for first in (first_row..first_row + row_count).step_by(rows_per_block) {
+                    let rows = rows_per_block.min(first_row + row_count - first);
+                    let n = rows * tiles_x;
+                    transform_inputs(input, [cin, ph, pw], [first, rows], tiles_x, &mut v[..16 * cin * n]);
+                    for p in 0..16 {
+                        // SAFETY: dst is product p, `n × cout` column-major, inside `m`; lhs is
+                        // transformed input p, `n × cin` column-major, inside `v`; rhs is the
+                        // transformed weights p, `cin × cout` column-major, inside `u`.
+                        unsafe { product([n, cout, cin], m.as_mut_ptr().add(p * cout * n), n, false, v.as_ptr().add(p * cin * n), n, u.as_ptr().add(p * cin * cout), [cin, 1]) };
+                    }
+                    // SAFETY: these tile rows' outputs, which no other band writes, inside the
+                    // image's `cout × h × w` outputs.
+                    unsafe { transform_outputs(&m[..16 * cout * n], [cout, h, w], [first, rows], tiles_x, bias, output as *mut f32) };
                 }
-                // SAFETY: these tile rows' outputs, which no other band writes, inside the
-                // image's `cout × h × w` outputs.
-                unsafe { transform_outputs(&m[..16 * cout * n], [cout, h, w], [first, rows], tiles_x, bias, output as *mut f32) };
-            }
-            INPUTS.set(v);
-            PRODUCTS.set(m);
-        });
-    }
+                INPUTS.set(v);
+                PRODUCTS.set(m);
+            });
+        }
+    });
     PADDED.set(padded);
-    // SAFETY: every tile wrote its outputs in every channel, and the tiles cover each plane.
-    unsafe { out.set_len(b * cout * h * w) };
     (out, [b, cout, h, w])
 }
 
