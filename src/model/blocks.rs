@@ -203,9 +203,7 @@ impl ConvStack {
     fn fold_identical_inputs(&mut self) {
         let first = &mut self.blocks[0];
         first.conv.weight = Param::from_tensor(first.conv.weight.val().sum_dim(1));
-        if first.norm.is_none() {
-            first.cpu_weights = cpu_weights(&first.conv);
-        }
+        first.cpu_weights = cpu_weights(&first.conv);
     }
 }
 

@@ -18,6 +18,8 @@ struct State;
 impl State {
     const BITS: u32 = 24;
     const MASK: u64 = (1 << Self::BITS) - 1;
+    /// The loop number takes the 16 bits left (it only tells one loop from the next).
+    const LOOPS: u64 = (1 << (64 - 2 * Self::BITS)) - 1;
 
     fn pack(loop_number: u64, tasks: usize, next: usize) -> u64 {
         (loop_number << (2 * Self::BITS)) | ((tasks as u64) << Self::BITS) | next as u64
@@ -100,7 +102,7 @@ pub fn run(tasks: usize, task: Task) {
     // SAFETY: set by `spinning` on this thread, whose `Arc` outlives its `f` and so this call.
     let team = unsafe { &*CURRENT.get() };
     let previous = team.state.load(Ordering::Relaxed);
-    let loop_number = ((previous >> (2 * State::BITS)) + 1) & 0xffff;
+    let loop_number = ((previous >> (2 * State::BITS)) + 1) & State::LOOPS;
     team.finished.store(0, Ordering::Relaxed);
     team.job.store(&task as *const Task as *mut (), Ordering::Relaxed);
     // Release: a thread whose claim sees this loop sees its job and a zeroed count too.
