@@ -134,7 +134,7 @@ fn main() {
     bench_config.training.epochs = 1;
     let dir = std::env::temp_dir().join(format!("cc2d-bench-{}", std::process::id()));
     let t = Instant::now();
-    cc2d::ssl::train::train(&bench_config, &images, &device, &cc2d::training::RunDir(dir.clone()), |_| {}, |_, _| {}).unwrap();
+    cc2d::ssl::train::train(&bench_config, &images, &[], None, &device, &cc2d::training::RunDir(dir.clone()), |_| {}, |_, _| {}).unwrap();
     let secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(dir);
     println!(

@@ -93,6 +93,14 @@ pub struct SslTrainingConfig {
     pub epochs: usize,
     #[config(default = 42)]
     pub seed: u64,
+    /// A second round (the authors' 2023 code): this share of each patch's points is drawn
+    /// near one of the image's round-1 pseudo-labels (the template's own landmarks for the
+    /// template), so that the features learn most where landmarks are. Absent: none, all
+    /// points uniform (round 1). `Option`s so that older weights still read their
+    /// configuration.
+    pub focus_share: Option<f64>,
+    /// Standard deviation, in model pixels, of the focused points around the pseudo-label.
+    pub focus_spread: Option<f64>,
 }
 
 impl SslConfig {
@@ -125,6 +133,9 @@ impl SslConfig {
         }
         if !(t.central_fraction > 0.0 && t.central_fraction <= 1.0 && t.temperature > 0.0) {
             return bad("central_fraction must be in (0, 1] and temperature positive".into());
+        }
+        if !t.focus_share.is_none_or(|s| (0.0..=1.0).contains(&s)) || !t.focus_spread.is_none_or(|s| s > 0.0 && s.is_finite()) {
+            return bad("focus_share must be in [0, 1] and focus_spread positive".into());
         }
         Ok(())
     }

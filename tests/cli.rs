@@ -104,6 +104,20 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     assert_eq!(std::fs::read_to_string(path("ssl/log.csv")).unwrap().lines().count(), 2);
     let out = ok(cc2d(&["match", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("ssl/model.bpk"), "-o", &path("pseudo.csv")]));
     assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
+    // A second SSL round from those weights, its patches focused on the pseudo-labels; focus
+    // points that name none of the images are refused.
+    let round2 = ["train-ssl", "--data", d, "--split", "all", "--epochs", "1", "--eval-template", "im0", "--init-weights", &path("ssl/model.bpk"), "--learning-rate", "1e-4"];
+    let out = ok(cc2d(&[&round2[..], &["--focus-points", &path("pseudo.csv"), "--run", &path("ssl-r2")]].concat()));
+    assert!(out.contains("lr 1e-4, from trained weights, 50 % of points near pseudo-labels (σ = 8 px)") && out.contains("epoch 1 mean loss"), "{out}");
+    let description = cc2d::model::weights::description(&dir.join("ssl-r2/model.bpk")).unwrap();
+    assert!(description.contains("\"focus_share\":0.5"), "{description}");
+    assert_ne!(std::fs::read(path("ssl-r2/model.bpk")).unwrap(), std::fs::read(path("ssl/model.bpk")).unwrap());
+    std::fs::write(dir.join("elsewhere.csv"), "id,x1,y1,x2,y2\nnot-here,1,2,3,4\n").unwrap();
+    let o = cc2d(&[&round2[..], &["--focus-points", &path("elsewhere.csv"), "--run", &path("ssl-r2b")]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("has a row in the focus points"), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(dir.join("short.csv"), "id,x1,y1\nim1,1,2\n").unwrap();
+    let o = cc2d(&[&round2[..], &["--focus-points", &path("short.csv"), "--run", &path("ssl-r2c")]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("image im1 has 1 points, the template 2 landmarks"), "{}", String::from_utf8_lossy(&o.stderr));
     // Few-shot: two more labelled images as templates; one with other landmarks is refused.
     let out = ok(cc2d(&[
         "match",

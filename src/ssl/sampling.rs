@@ -26,19 +26,68 @@ pub struct PatchSample {
 /// window's centre by a random angle; patch pixel `q` shows image position
 /// `offset + c + R(θ)(q − c)`. Points are drawn uniformly in the patch and kept when their
 /// image position lies in the central fraction of the image, so every point is inside both.
-pub fn draw(img: &GreyImage, config: &SslTrainingConfig, rng: &mut StdRng) -> PatchSample {
+///
+/// With `focus` points (a second round: the image's pseudo-labels, model pixels) and a
+/// configured `focus_share`, the window is placed over one of them, chosen at random, and
+/// that share of the points is drawn around it (normal, `focus_spread` px); the rest stay
+/// uniform.
+pub fn draw(img: &GreyImage, focus: &[Point], config: &SslTrainingConfig, rng: &mut StdRng) -> PatchSample {
     let size = img.width as f64;
     let p = config.patch_size;
     let c = (p as f64 - 1.0) / 2.0;
     let max_offset = (img.width as usize - p) as f64;
-    let (ox, oy) = (rng.random_range(0.0..=max_offset), rng.random_range(0.0..=max_offset));
-    let theta = rng.random_range(-config.rotation_degrees..=config.rotation_degrees).to_radians();
-    let (sin, cos) = theta.sin_cos();
-    let to_image = |q: Point| Point::new(ox + c + cos * (q.x - c) - sin * (q.y - c), oy + c + sin * (q.x - c) + cos * (q.y - c));
+    let focused = match (config.focus_share, focus.is_empty()) {
+        (Some(share), false) if share > 0.0 => Some((focus[rng.random_range(0..focus.len())], share)),
+        _ => None,
+    };
+    let rotation = |rng: &mut StdRng| rng.random_range(-config.rotation_degrees..=config.rotation_degrees).to_radians().sin_cos();
+    let rotate = |(sin, cos): (f64, f64), d: Point| Point::new(cos * d.x - sin * d.y, sin * d.x + cos * d.y);
+    let (ox, oy, (sin, cos)) = match focused {
+        // The focus point at a random place in the window's central half, the window kept
+        // inside the image.
+        Some((f, _)) => {
+            let angle = rotation(rng);
+            let q = Point::new(rng.random_range(c / 2.0..=1.5 * c), rng.random_range(c / 2.0..=1.5 * c));
+            let r = rotate(angle, Point::new(q.x - c, q.y - c));
+            ((f.x - c - r.x).clamp(0.0, max_offset), (f.y - c - r.y).clamp(0.0, max_offset), angle)
+        }
+        // Round 1 (the shipped extractor's draws, in their order).
+        None => {
+            let (ox, oy) = (rng.random_range(0.0..=max_offset), rng.random_range(0.0..=max_offset));
+            (ox, oy, rotation(rng))
+        }
+    };
+    let to_image = |q: Point| {
+        let r = rotate((sin, cos), Point::new(q.x - c, q.y - c));
+        Point::new(ox + c + r.x, oy + c + r.y)
+    };
+    // The inverse: R(θ)ᵀ(v − offset − c) + c.
+    let to_patch = |v: Point| {
+        let (dx, dy) = (v.x - ox - c, v.y - oy - c);
+        Point::new(c + cos * dx + sin * dy, c - sin * dx + cos * dy)
+    };
 
     let margin = size * (1.0 - config.central_fraction) / 2.0;
     let inside = |v: Point| v.x >= margin && v.y >= margin && v.x <= size - 1.0 - margin && v.y <= size - 1.0 - margin;
+    let in_patch = |q: Point| q.x >= 0.0 && q.y >= 0.0 && q.x <= p as f64 - 1.0 && q.y <= p as f64 - 1.0;
     let (mut patch_points, mut image_points) = (Vec::new(), Vec::new());
+    if let Some((f, share)) = focused {
+        let wanted = (share * config.points_per_patch as f64).round() as usize;
+        let spread = config.focus_spread.unwrap_or(8.0);
+        // Bounded: a focus point near the border may leave few draws inside both.
+        for _ in 0..wanted * 20 {
+            if patch_points.len() == wanted {
+                break;
+            }
+            let (a, b) = standard_normal_pair(rng);
+            let v = Point::new(f.x + spread * a, f.y + spread * b);
+            let q = to_patch(v);
+            if inside(v) && in_patch(q) {
+                patch_points.push(q);
+                image_points.push(v);
+            }
+        }
+    }
     while patch_points.len() < config.points_per_patch {
         let q = Point::new(rng.random_range(0.0..p as f64 - 1.0), rng.random_range(0.0..p as f64 - 1.0));
         let v = to_image(q);
@@ -60,6 +109,14 @@ pub fn draw(img: &GreyImage, config: &SslTrainingConfig, rng: &mut StdRng) -> Pa
     PatchSample { patch, patch_points, image_points }
 }
 
+/// Two independent standard normal draws (Box–Muller).
+fn standard_normal_pair(rng: &mut StdRng) -> (f64, f64) {
+    let u: f64 = 1.0 - rng.random_range(0.0..1.0);
+    let angle = std::f64::consts::TAU * rng.random_range(0.0..1.0);
+    let r = (-2.0 * u.ln()).sqrt();
+    (r * angle.cos(), r * angle.sin())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,7 +130,7 @@ mod tests {
         let config = SslTrainingConfig::new().with_patch_size(64).with_points_per_patch(8).with_brightness(0.0).with_contrast(0.0);
         let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..5 {
-            let s = draw(&img, &config, &mut rng);
+            let s = draw(&img, &[], &config, &mut rng);
             assert_eq!(s.patch.len(), 64 * 64);
             for (q, v) in s.patch_points.iter().zip(&s.image_points) {
                 let margin = 128.0 * 0.05;
@@ -86,9 +143,38 @@ mod tests {
             }
         }
         // Determinism: the same seed gives the same sample.
-        let a = draw(&img, &config, &mut StdRng::seed_from_u64(3));
-        let b = draw(&img, &config, &mut StdRng::seed_from_u64(3));
+        let a = draw(&img, &[], &config, &mut StdRng::seed_from_u64(3));
+        let b = draw(&img, &[], &config, &mut StdRng::seed_from_u64(3));
         assert_eq!(a.patch, b.patch);
         assert_eq!(a.image_points, b.image_points);
+    }
+
+    #[test]
+    fn a_second_round_draws_its_share_of_points_near_a_pseudo_label() {
+        let n = 128u32;
+        let px = (0..n * n).map(|i| (((i % n) as f32 * 0.2).sin() * ((i / n) as f32 * 0.15).cos() + 1.0) / 2.0).collect();
+        let img = GreyImage::new(n, n, px).unwrap();
+        let config = SslTrainingConfig::new().with_patch_size(64).with_points_per_patch(16).with_brightness(0.0).with_contrast(0.0);
+        let focused = SslTrainingConfig { focus_share: Some(0.5), focus_spread: Some(3.0), ..config.clone() };
+        let focus = [Point::new(30.0, 90.0), Point::new(100.0, 40.0)];
+        let near = |s: &PatchSample| s.image_points.iter().filter(|v| focus.iter().any(|f| ((v.x - f.x).powi(2) + (v.y - f.y).powi(2)).sqrt() < 12.0)).count();
+        let mut rng = StdRng::seed_from_u64(11);
+        let (mut near_focused, mut near_uniform) = (0, 0);
+        for _ in 0..20 {
+            let s = draw(&img, &focus, &focused, &mut rng);
+            assert_eq!(s.patch_points.len(), 16);
+            let patch_img = GreyImage::new(64, 64, s.patch.clone()).unwrap();
+            for (q, v) in s.patch_points.iter().zip(&s.image_points) {
+                assert!(q.x >= 0.0 && q.y >= 0.0 && q.x <= 63.0 && q.y <= 63.0, "{q:?} outside the patch");
+                let (a, b) = (sample_bilinear(&patch_img, q.x, q.y), sample_bilinear(&img, v.x, v.y));
+                assert!((a - b).abs() < 0.02, "patch {a} vs image {b} at {q:?} / {v:?}");
+            }
+            // At least the focused half (8 of 16) within 4 spreads of a focus point.
+            assert!(near(&s) >= 8, "{} of 16 points near a focus point", near(&s));
+            near_focused += near(&s);
+            near_uniform += near(&draw(&img, &focus, &config, &mut rng));
+        }
+        // Without a share configured, the focus points are ignored: far fewer points near them.
+        assert!(near_uniform * 2 < near_focused, "{near_uniform} uniform vs {near_focused} focused");
     }
 }

@@ -48,7 +48,7 @@ pub fn run(a: Args) -> Result<()> {
         if let Some(e) = a.ssl_epochs {
             config.training.epochs = e;
         }
-        Weights::File(train_ssl::train_extractor(&config, &setup.dataset, &a.split, &a.out.join("ssl"), None, a.model.device)?)
+        Weights::File(train_ssl::train_extractor(&config, &setup.dataset, &a.split, None, None, &a.out.join("ssl"), None, a.model.device)?)
     } else {
         let weights = Weights::or(a.ssl_weights.as_deref().map(Path::new), Weights::EXTRACTOR);
         println!("using {weights}");
