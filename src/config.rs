@@ -43,6 +43,10 @@ impl std::str::FromStr for Preset {
     }
 }
 
+/// A second SSL round's default spread of the focused points around a pseudo-label
+/// (standard deviation, model pixels).
+pub const FOCUS_SPREAD_PX: f64 = 8.0;
+
 /// Stage I, CC2D-SSL: the extractor, its input size, and how it is trained.
 #[derive(Config, Debug, PartialEq)]
 pub struct SslConfig {

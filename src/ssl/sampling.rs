@@ -73,7 +73,7 @@ pub fn draw(img: &GreyImage, focus: &[Point], config: &SslTrainingConfig, rng: &
     let (mut patch_points, mut image_points) = (Vec::new(), Vec::new());
     if let Some((f, share)) = focused {
         let wanted = (share * config.points_per_patch as f64).round() as usize;
-        let spread = config.focus_spread.unwrap_or(8.0);
+        let spread = config.focus_spread.unwrap_or(crate::config::FOCUS_SPREAD_PX);
         // Bounded: a focus point near the border may leave few draws inside both.
         for _ in 0..wanted * 20 {
             if patch_points.len() == wanted {
@@ -122,25 +122,36 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// A smooth synthetic image, so that two bilinear interpolations agree closely.
+    fn smooth_image(n: u32) -> GreyImage {
+        let px = (0..n * n).map(|i| (((i % n) as f32 * 0.2).sin() * ((i / n) as f32 * 0.15).cos() + 1.0) / 2.0).collect();
+        GreyImage::new(n, n, px).unwrap()
+    }
+
+    /// Every point of `s` lies inside its patch and shows there what `img` shows at its image position.
+    fn assert_points_show_the_same_content(s: &PatchSample, img: &GreyImage, patch_size: usize) {
+        let patch_img = GreyImage::new(patch_size as u32, patch_size as u32, s.patch.clone()).unwrap();
+        let last = patch_size as f64 - 1.0;
+        for (q, v) in s.patch_points.iter().zip(&s.image_points) {
+            assert!(q.x >= 0.0 && q.y >= 0.0 && q.x <= last && q.y <= last, "{q:?} outside the patch");
+            let (a, b) = (sample_bilinear(&patch_img, q.x, q.y), sample_bilinear(img, v.x, v.y));
+            assert!((a - b).abs() < 0.02, "patch {a} vs image {b} at {q:?} / {v:?}");
+        }
+    }
+
     #[test]
     fn points_show_the_same_content_in_image_and_patch() {
-        let n = 128u32;
-        let px = (0..n * n).map(|i| (((i % n) as f32 * 0.2).sin() * ((i / n) as f32 * 0.15).cos() + 1.0) / 2.0).collect();
-        let img = GreyImage::new(n, n, px).unwrap();
+        let img = smooth_image(128);
         let config = SslTrainingConfig::new().with_patch_size(64).with_points_per_patch(8).with_brightness(0.0).with_contrast(0.0);
         let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..5 {
             let s = draw(&img, &[], &config, &mut rng);
             assert_eq!(s.patch.len(), 64 * 64);
-            for (q, v) in s.patch_points.iter().zip(&s.image_points) {
+            for v in &s.image_points {
                 let margin = 128.0 * 0.05;
                 assert!(v.x >= margin && v.y >= margin && v.x <= 127.0 - margin && v.y <= 127.0 - margin);
-                // The patch around q shows what the image shows around v (both smooth, so two
-                // bilinear interpolations agree closely).
-                let patch_img = GreyImage::new(64, 64, s.patch.clone()).unwrap();
-                let (a, b) = (sample_bilinear(&patch_img, q.x, q.y), sample_bilinear(&img, v.x, v.y));
-                assert!((a - b).abs() < 0.02, "patch {a} vs image {b} at {q:?} / {v:?}");
             }
+            assert_points_show_the_same_content(&s, &img, 64);
         }
         // Determinism: the same seed gives the same sample.
         let a = draw(&img, &[], &config, &mut StdRng::seed_from_u64(3));
@@ -151,9 +162,7 @@ mod tests {
 
     #[test]
     fn a_second_round_draws_its_share_of_points_near_a_pseudo_label() {
-        let n = 128u32;
-        let px = (0..n * n).map(|i| (((i % n) as f32 * 0.2).sin() * ((i / n) as f32 * 0.15).cos() + 1.0) / 2.0).collect();
-        let img = GreyImage::new(n, n, px).unwrap();
+        let img = smooth_image(128);
         let config = SslTrainingConfig::new().with_patch_size(64).with_points_per_patch(16).with_brightness(0.0).with_contrast(0.0);
         let focused = SslTrainingConfig { focus_share: Some(0.5), focus_spread: Some(3.0), ..config.clone() };
         let focus = [Point::new(30.0, 90.0), Point::new(100.0, 40.0)];
@@ -163,12 +172,7 @@ mod tests {
         for _ in 0..20 {
             let s = draw(&img, &focus, &focused, &mut rng);
             assert_eq!(s.patch_points.len(), 16);
-            let patch_img = GreyImage::new(64, 64, s.patch.clone()).unwrap();
-            for (q, v) in s.patch_points.iter().zip(&s.image_points) {
-                assert!(q.x >= 0.0 && q.y >= 0.0 && q.x <= 63.0 && q.y <= 63.0, "{q:?} outside the patch");
-                let (a, b) = (sample_bilinear(&patch_img, q.x, q.y), sample_bilinear(&img, v.x, v.y));
-                assert!((a - b).abs() < 0.02, "patch {a} vs image {b} at {q:?} / {v:?}");
-            }
+            assert_points_show_the_same_content(&s, &img, 64);
             // At least the focused half (8 of 16) within 4 spreads of a focus point.
             assert!(near(&s) >= 8, "{} of 16 points near a focus point", near(&s));
             near_focused += near(&s);

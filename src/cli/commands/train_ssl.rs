@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0.5, requires = "focus_points")]
     focus_share: f64,
     /// Their spread around it (standard deviation, model pixels).
-    #[arg(long, default_value_t = 8.0, requires = "focus_points")]
+    #[arg(long, default_value_t = cc2d::config::FOCUS_SPREAD_PX, requires = "focus_points")]
     focus_spread: f64,
     /// Run folder: checkpoints, log.csv, curve.csv. An existing run is resumed.
     #[arg(long, default_value = "runs/ssl-small")]
