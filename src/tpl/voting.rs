@@ -1,12 +1,24 @@
 //! From the detector's maps to landmarks (paper §2.2, test phase): every pixel whose heatmap
 //! is at least the threshold votes for pixel + offset·R; the most-voted model pixel wins and
-//! is refined to the mean of its votes. The confidence is the heatmap's peak probability.
+//! is refined by a few mean-shift steps over the votes near it. The confidence is the
+//! heatmap's peak probability.
 
 use crate::io::landmarks::Point;
 use crate::tpl::targets::output_pixel_centre;
 
 /// Heatmap probability at or above which a pixel votes (the paper: 0.5).
 pub const VOTE_THRESHOLD: f32 = 0.5;
+
+/// The winning model pixel's votes give a first answer; then [`MEAN_SHIFT_STEPS`] times the
+/// answer moves to the mean of the votes within this many model pixels of it. The winning
+/// pixel alone holds few votes and rounds them to its 1-pixel bin; pooling its neighbours'
+/// votes, on the 149 other training images, moved MRE / SDR@2 / SDR@4 from 2.178 mm / 58.85 /
+/// 88.94 % to 2.159 / 59.45 / 89.23 with 2 px (3 px: 2.153 mm but SDR@2 58.64;
+/// `examples/voting_ablation.rs`).
+pub const VOTE_POOL_PX: f64 = 2.0;
+
+/// Mean-shift steps after the winning pixel (see [`VOTE_POOL_PX`]).
+pub const MEAN_SHIFT_STEPS: usize = 3;
 
 /// What one landmark's vote says besides the winner: how sure the heatmap is and how much the
 /// voters agree (signals for the confidence).
@@ -61,7 +73,7 @@ pub fn vote_with_evidence(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], s
     }
     let (best, n) = counts.iter().enumerate().fold((0, 0), |b, (i, &c)| if c > b.1 { (i, c) } else { b });
     let position = if n > 0 {
-        Point::new(sums[best].0 / f64::from(n), sums[best].1 / f64::from(n))
+        mean_shift(&votes, Point::new(sums[best].0 / f64::from(n), sums[best].1 / f64::from(n)))
     } else {
         Point::new(output_pixel_centre(peak.0 % w, stride), output_pixel_centre(peak.0 / w, stride))
     };
@@ -69,6 +81,18 @@ pub fn vote_with_evidence(heatmap: &[f32], offset_x: &[f32], offset_y: &[f32], s
     let spread = (votes.iter().map(|v| (v.0 - position.x).powi(2) + (v.1 - position.y).powi(2)).sum::<f64>() / votes.len().max(1) as f64).sqrt();
     let evidence = VoteEvidence { peak: f64::from(peak.1.clamp(0.0, 1.0)), share: near as f64 / votes.len().max(1) as f64, spread };
     (position, evidence)
+}
+
+/// [`MEAN_SHIFT_STEPS`] steps from `start` to the mean of the votes within [`VOTE_POOL_PX`].
+fn mean_shift(votes: &[(f64, f64)], start: Point) -> Point {
+    (0..MEAN_SHIFT_STEPS).fold(start, |p, _| {
+        let near: Vec<_> = votes.iter().filter(|v| (v.0 - p.x).hypot(v.1 - p.y) <= VOTE_POOL_PX).collect();
+        if near.is_empty() {
+            return p;
+        }
+        let n = near.len() as f64;
+        Point::new(near.iter().map(|v| v.0).sum::<f64>() / n, near.iter().map(|v| v.1).sum::<f64>() / n)
+    })
 }
 
 #[cfg(test)]
@@ -107,5 +131,31 @@ mod tests {
         let faint: Vec<f32> = t.heatmap.iter().map(|v| v * 0.3).collect();
         let (p, c) = vote(&faint, &t.offset_x, &t.offset_y, [side, side], stride, r, [96, 96]);
         assert!(p.distance(l) < 1e-5 && (c - 0.3).abs() < 1e-6, "{p:?} {c}");
+    }
+    #[test]
+    fn scattered_votes_are_pooled_around_the_winner_but_a_distant_cluster_is_not() {
+        let (side, stride, r) = (24usize, 4usize, 19.0);
+        let l = Point::new(41.3, 52.7);
+        let mut t = disk_targets(&[l], [side, side], stride, r);
+        // Every vote off by up to ±1.5 px (a fixed pseudo-random pattern): the winning 1-px bin
+        // holds only a few of them; their pooled mean lies near the landmark.
+        let mut voters = 0;
+        for i in 0..side * side {
+            if t.heatmap[i] >= VOTE_THRESHOLD {
+                voters += 1;
+                let jitter = |m: usize| ((i * m) % 13) as f32 / 12.0 * 3.0 - 1.5;
+                t.offset_x[i] += jitter(7919) / r as f32;
+                t.offset_y[i] += jitter(104_729) / r as f32;
+            }
+        }
+        // A few confident pixels voting 8 px away: outside the pool, outvoted.
+        for i in [0, 1, 2] {
+            t.heatmap[i] = 0.9;
+            t.offset_x[i] = ((l.x + 8.0 - output_pixel_centre(i, stride)) / r) as f32;
+            t.offset_y[i] = ((l.y - output_pixel_centre(0, stride)) / r) as f32;
+        }
+        let (p, _) = vote(&t.heatmap, &t.offset_x, &t.offset_y, [side, side], stride, r, [96, 96]);
+        assert!(voters > 50, "{voters} voters");
+        assert!(p.distance(l) < 0.3, "{p:?} vs {l:?}");
     }
 }
