@@ -170,6 +170,16 @@ fn ssl_and_tpl_commands_run_end_to_end() {
     assert!(out.contains("continued from epoch 1") && out.contains("epoch 3 mean loss") && !out.contains("epoch 1 mean loss"), "{out}");
     let log = std::fs::read_to_string(path("tpl-more/log.csv")).unwrap();
     assert_eq!(log.lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect::<Vec<_>>(), ["2", "3"], "{log}");
+    // A finer head (output stride 2) trains and detects like the shipped one; a stride the
+    // decoder cannot have is refused before any training.
+    let finer = ["train-tpl", "--data", d, "--template-id", "im0", "--pseudo-labels", &path("pseudo.csv"), "--epochs", "1", "--eval-every", "0"];
+    ok(cc2d(&[&finer[..], &["--output-stride", "2", "--run", &path("tpl-fine")]].concat()));
+    let description = cc2d::model::weights::description(&dir.join("tpl-fine/model.bpk")).unwrap();
+    assert!(description.contains("\"decoder_widths\":[96,64,48,32]"), "{description}");
+    let out = ok(cc2d(&["detect", "--data", d, "--split", "all", "--template-id", "im0", "--weights", &path("tpl-fine/model.bpk"), "-o", &path("det-fine.csv")]));
+    assert!(out.lines().any(|l| l.starts_with("all")), "{out}");
+    let o = cc2d(&[&finer[..], &["--output-stride", "3", "--run", &path("tpl-bad")]].concat());
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("output stride 3: must be 1, 2, 4, 8 or 16"), "{}", String::from_utf8_lossy(&o.stderr));
     let o = cc2d(&[&continued[..], &["--continue-training"]].concat());
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--init-weights"), "{}", String::from_utf8_lossy(&o.stderr));
     let out =

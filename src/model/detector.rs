@@ -10,6 +10,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
+use crate::error::{Error, Result};
 use crate::model::blocks::{ENCODER_STAGES, UnetDecoder, UnetDecoderConfig, VggEncoder, VggEncoderConfig};
 
 #[derive(Config, Debug, PartialEq)]
@@ -49,6 +50,21 @@ impl DetectorConfig {
     /// Model pixels per output pixel.
     pub fn output_stride(&self) -> usize {
         (1 << ENCODER_STAGES) >> self.decoder_widths.len()
+    }
+
+    /// The same detector with its output at `stride` (1, 2, 4, 8 or 16): decoder levels are
+    /// dropped from the fine end, or added there as wide as the encoder skip they join
+    /// (a finer head, for SDR@2, at the cost of the added full- or half-resolution layers).
+    pub fn with_output_stride(mut self, stride: usize) -> Result<Self> {
+        let levels = (0..ENCODER_STAGES).find(|&levels| (1 << ENCODER_STAGES) >> levels == stride);
+        let Some(levels) = levels.filter(|&l| l >= 1) else {
+            return Err(Error::Invalid(format!("output stride {stride}: must be 1, 2, 4, 8 or 16")));
+        };
+        self.decoder_widths.truncate(levels);
+        while self.decoder_widths.len() < levels {
+            self.decoder_widths.push(self.encoder_widths[ENCODER_STAGES - 1 - self.decoder_widths.len()]);
+        }
+        Ok(self)
     }
 
     pub fn encoder(&self) -> VggEncoderConfig {
@@ -129,7 +145,13 @@ mod tests {
     #[test]
     fn output_maps_have_the_configured_stride_and_landmark_count() {
         let device = Device::flex();
-        for (config, stride) in [(DetectorConfig::small(19), 4), (DetectorConfig::paper(7), 1)] {
+        let finer = DetectorConfig::small(19).with_output_stride(2).unwrap();
+        assert_eq!(finer.decoder_widths, [96, 64, 48, 32], "the added level is as wide as the 1/2 skip");
+        assert_eq!(DetectorConfig::small(19).with_output_stride(8).unwrap().decoder_widths, [96, 64]);
+        for bad in [0, 3, 32] {
+            assert!(DetectorConfig::small(19).with_output_stride(bad).is_err(), "stride {bad}");
+        }
+        for (config, stride) in [(DetectorConfig::small(19), 4), (DetectorConfig::paper(7), 1), (finer, 2)] {
             assert_eq!(config.output_stride(), stride);
             let out = config.init(&device).forward(Tensor::zeros([1, 3, 64, 64], &device));
             let side = 64 / stride;
