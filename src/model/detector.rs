@@ -56,10 +56,11 @@ impl DetectorConfig {
     /// dropped from the fine end, or added there as wide as the encoder skip they join
     /// (a finer head, for SDR@2, at the cost of the added full- or half-resolution layers).
     pub fn with_output_stride(mut self, stride: usize) -> Result<Self> {
-        let levels = (0..ENCODER_STAGES).find(|&levels| (1 << ENCODER_STAGES) >> levels == stride);
-        let Some(levels) = levels.filter(|&l| l >= 1) else {
+        // Each decoder level halves the stride from the bottom's 32: `levels` = 5 − log2(stride).
+        if !stride.is_power_of_two() || stride >= 1 << ENCODER_STAGES {
             return Err(Error::Invalid(format!("output stride {stride}: must be 1, 2, 4, 8 or 16")));
-        };
+        }
+        let levels = ENCODER_STAGES - stride.trailing_zeros() as usize;
         self.decoder_widths.truncate(levels);
         while self.decoder_widths.len() < levels {
             self.decoder_widths.push(self.encoder_widths[ENCODER_STAGES - 1 - self.decoder_widths.len()]);
@@ -148,6 +149,7 @@ mod tests {
         let finer = DetectorConfig::small(19).with_output_stride(2).unwrap();
         assert_eq!(finer.decoder_widths, [96, 64, 48, 32], "the added level is as wide as the 1/2 skip");
         assert_eq!(DetectorConfig::small(19).with_output_stride(8).unwrap().decoder_widths, [96, 64]);
+        assert_eq!(DetectorConfig::small(19).with_output_stride(1).unwrap().decoder_widths, [96, 64, 48, 32, 16], "full resolution");
         for bad in [0, 3, 32] {
             assert!(DetectorConfig::small(19).with_output_stride(bad).is_err(), "stride {bad}");
         }
