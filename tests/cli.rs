@@ -67,6 +67,10 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
     let eval_row = eval_out.lines().find(|l| l.starts_with("all")).expect(&eval_out);
     let eval_mre: f64 = eval_row.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(eval_mre, mre, "baseline {row} vs eval {eval_row}");
+    // One annotator's ground truth exists only where the dataset keeps each annotator's.
+    let o = cc2d(&["eval", out_csv.to_str().unwrap(), "--data", d, "--annotator", "senior"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--annotator senior needs the ISBI 2015 layout"), "{err}");
 
     // Bad input: clear errors naming the file.
     std::fs::write(dir.join("bad.csv"), "id,x1,y1\nim0,1,2\nim1,1,x\n").unwrap();

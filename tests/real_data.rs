@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
-use cc2d::io::dataset::{Dataset, data_root};
+use cc2d::io::dataset::{Annotator, Dataset, data_root};
 use cc2d::io::image;
 use cc2d::io::landmarks::Predictions;
 use cc2d::locate::Locator;
@@ -153,6 +153,41 @@ fn metrics_agree_with_score_py() {
         for (x, y) in ours.iter().zip(r) {
             assert!((x - y).abs() <= 0.01, "{split}: {ours:?} vs score.py {r:?}");
         }
+    }
+}
+
+/// `eval --annotator`: the senior's landmarks, scored as predictions, are 0 mm from the
+/// senior's and as far from the junior's as `score.py` finds with the junior's as its ground
+/// truth; the default is still the mean of the two.
+#[test]
+fn eval_scores_against_either_annotator() {
+    let Some(root) = data("isbi2015") else { return };
+    let by = |who| Dataset::isbi2015_annotated_by(&root, who).unwrap();
+    let annotated = |ds: &Dataset| Predictions { rows: ds.split("test1").unwrap().iter().map(|s| (s.id.clone(), s.landmarks.clone().unwrap())).collect() };
+    let (senior, junior) = (annotated(&by(Annotator::Senior)), annotated(&by(Annotator::Junior)));
+    assert_eq!(annotated(&by(Annotator::Mean)), annotated(&Dataset::open(&root).unwrap()));
+    let scratch = tempfile::Builder::new().prefix("cc2d-annotator-").tempdir().unwrap();
+    let (pred, truth) = (scratch.path().join("senior.csv"), scratch.path().join("junior.csv"));
+    senior.write_csv(&pred).unwrap();
+    junior.write_csv(&truth).unwrap();
+    let eval = |who: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_cc2d"))
+            .args(["eval", pred.to_str().unwrap(), "--data", root.to_str().unwrap(), "--split", "test1", "--annotator", who])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        parse_table(&String::from_utf8_lossy(&o.stdout)).remove(0).1
+    };
+    assert_eq!(eval("senior")[0], 0.0);
+    let score_py = std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or_else(|| data_root().join("../tools/score.py"));
+    let out = Command::new("python3").arg(&score_py).arg(&pred).args(["--gt", truth.to_str().unwrap(), "--spacing", "0.1"]).output().unwrap();
+    assert!(out.status.success(), "score.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let reference: Vec<f64> = text.lines().find(|l| l.starts_with("all")).expect(&text).split_whitespace().skip(2).map(|c| c.parse().unwrap()).collect();
+    let ours = eval("junior");
+    assert!(ours[0] > 0.5, "the two annotators differ: {ours:?}");
+    for (x, y) in ours.iter().zip(&reference) {
+        assert!((x - y).abs() <= 0.01, "cc2d eval --annotator junior {ours:?} vs score.py {reference:?}");
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use cc2d::io::dataset::Dataset;
+use cc2d::io::dataset::{Annotator, Dataset};
 use cc2d::io::landmarks::Predictions;
 
 use crate::args::default_data;
@@ -21,6 +21,10 @@ pub struct Args {
     /// Split(s) to score; each must be fully predicted. Default: every split with predictions.
     #[arg(long)]
     split: Vec<String>,
+    /// ISBI 2015: whose landmarks are the ground truth (the benchmark's is the mean of the
+    /// senior's and the junior's).
+    #[arg(long, value_enum, default_value_t)]
+    annotator: Annotator,
     /// Millimetres per pixel, overriding the dataset's.
     #[arg(long)]
     spacing: Option<f64>,
@@ -37,7 +41,17 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let dataset = Dataset::open(&a.data)?;
+    let dataset = if a.annotator == Annotator::Mean {
+        Dataset::open(&a.data)?
+    } else {
+        let who = format!("{:?}", a.annotator).to_lowercase();
+        anyhow::ensure!(
+            a.data.join("AnnotationsByMD").is_dir(),
+            "--annotator {who} needs the ISBI 2015 layout, which keeps each annotator's landmarks (AnnotationsByMD/400_senior, 400_junior); {} has no AnnotationsByMD",
+            a.data.display()
+        );
+        Dataset::isbi2015_annotated_by(&a.data, a.annotator)?
+    };
     let predictions = Predictions::read_csv(&a.predictions)?;
     let splits: Vec<String> =
         if a.split.is_empty() { dataset.split_names().into_iter().filter(|s| *s != "all" || dataset.splits.len() == 1).map(String::from).collect() } else { a.split.clone() };
