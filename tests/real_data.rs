@@ -86,6 +86,11 @@ fn hand10_layout() {
     assert_eq!(e.evaluation.overall.mre, 0.0);
 }
 
+/// shared/tools/score.py beside shared/data (or `$CC2D_SCORE_PY`).
+fn score_py() -> PathBuf {
+    std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or_else(|| data_root().join("../tools/score.py"))
+}
+
 /// Parses the rows of a `score.py`-style table: split → [MRE, SD, SDR2, SDR2.5, SDR3, SDR4].
 fn parse_table(text: &str) -> Vec<(String, Vec<f64>)> {
     text.lines()
@@ -120,10 +125,8 @@ fn metrics_agree_with_score_py() {
     let csv = dir.join("pred.csv");
     preds.write_csv(&csv).unwrap();
 
-    // shared/tools/score.py beside shared/data (or $CC2D_SCORE_PY).
-    let score_py = std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or_else(|| data_root().join("../tools/score.py"));
     let out = Command::new("python3")
-        .arg(&score_py)
+        .arg(score_py())
         .arg(&csv)
         .args(["--isbi", root.to_str().unwrap(), "--per-landmark", "--split", "test1", "--split", "test2", "--split", "test"])
         .output()
@@ -179,8 +182,7 @@ fn eval_scores_against_either_annotator() {
         parse_table(&String::from_utf8_lossy(&o.stdout)).remove(0).1
     };
     assert_eq!(eval("senior")[0], 0.0);
-    let score_py = std::env::var_os("CC2D_SCORE_PY").map(PathBuf::from).unwrap_or_else(|| data_root().join("../tools/score.py"));
-    let out = Command::new("python3").arg(&score_py).arg(&pred).args(["--gt", truth.to_str().unwrap(), "--spacing", "0.1"]).output().unwrap();
+    let out = Command::new("python3").arg(score_py()).arg(&pred).args(["--gt", truth.to_str().unwrap(), "--spacing", "0.1"]).output().unwrap();
     assert!(out.status.success(), "score.py failed: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let reference: Vec<f64> = text.lines().find(|l| l.starts_with("all")).expect(&text).split_whitespace().skip(2).map(|c| c.parse().unwrap()).collect();

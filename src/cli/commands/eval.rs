@@ -44,7 +44,7 @@ pub fn run(a: Args) -> Result<()> {
     let dataset = if a.annotator == Annotator::Mean {
         Dataset::open(&a.data)?
     } else {
-        let who = format!("{:?}", a.annotator).to_lowercase();
+        let who = clap::ValueEnum::to_possible_value(&a.annotator).map_or_else(String::new, |v| v.get_name().to_string());
         anyhow::ensure!(
             a.data.join("AnnotationsByMD").is_dir(),
             "--annotator {who} needs the ISBI 2015 layout, which keeps each annotator's landmarks (AnnotationsByMD/400_senior, 400_junior); {} has no AnnotationsByMD",
