@@ -68,9 +68,18 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
     let eval_mre: f64 = eval_row.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(eval_mre, mre, "baseline {row} vs eval {eval_row}");
     // One annotator's ground truth exists only where the dataset keeps each annotator's.
-    let o = cc2d(&["eval", out_csv.to_str().unwrap(), "--data", d, "--annotator", "senior"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("--annotator senior needs the ISBI 2015 layout"), "{err}");
+    for args in [&["eval", out_csv.to_str().unwrap()][..], &["labels"]] {
+        let o = cc2d(&[args, &["--data", d, "--annotator", "senior"]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("--annotator senior needs the ISBI 2015 layout"), "{args:?}: {err}");
+    }
+    // `labels` writes the ground truth, which scores 0 mm.
+    let labels = dir.join("labels.csv");
+    let o = cc2d(&["labels", "--data", d, "--split", "all", "-o", labels.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cc2d(&["eval", labels.to_str().unwrap(), "--data", d]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.lines().any(|l| l.starts_with("all") && l.split_whitespace().nth(2) == Some("0.000")), "{out}");
 
     // Bad input: clear errors naming the file.
     std::fs::write(dir.join("bad.csv"), "id,x1,y1\nim0,1,2\nim1,1,x\n").unwrap();

@@ -161,7 +161,7 @@ fn metrics_agree_with_score_py() {
 
 /// `eval --annotator`: the senior's landmarks, scored as predictions, are 0 mm from the
 /// senior's and as far from the junior's as `score.py` finds with the junior's as its ground
-/// truth; the default is still the mean of the two.
+/// truth; the default is still the mean of the two. `cc2d labels` writes the same landmarks.
 #[test]
 fn eval_scores_against_either_annotator() {
     let Some(root) = data("isbi2015") else { return };
@@ -171,7 +171,13 @@ fn eval_scores_against_either_annotator() {
     assert_eq!(annotated(&by(Annotator::Mean)), annotated(&Dataset::open(&root).unwrap()));
     let scratch = tempfile::Builder::new().prefix("cc2d-annotator-").tempdir().unwrap();
     let (pred, truth) = (scratch.path().join("senior.csv"), scratch.path().join("junior.csv"));
-    senior.write_csv(&pred).unwrap();
+    // `cc2d labels` writes the senior's: the same landmarks the library reads.
+    let o = Command::new(env!("CARGO_BIN_EXE_cc2d"))
+        .args(["labels", "--data", root.to_str().unwrap(), "--split", "test1", "--annotator", "senior", "-o", pred.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Predictions::read_csv(&pred).unwrap(), senior);
     junior.write_csv(&truth).unwrap();
     let eval = |who: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_cc2d"))

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use cc2d::config::{MatchingConfig, Preset};
-use cc2d::io::dataset::{Dataset, data_root};
+use cc2d::io::dataset::{Annotator, Dataset, data_root};
 use cc2d::io::image::{self, GreyImage};
 use cc2d::io::landmarks::Template;
 use cc2d::model::DeviceKind;
@@ -50,6 +50,22 @@ impl std::fmt::Display for Weights {
 /// The dataset every command reads by default.
 pub fn default_data() -> PathBuf {
     data_root().join("isbi2015")
+}
+
+/// A dataset with `annotator`'s landmarks as its ground truth (ISBI 2015 keeps each doctor's;
+/// the benchmark's, the default, is the mean of the two). Refused, saying why, on a layout
+/// that keeps only one set of landmarks.
+pub fn open_ground_truth(data: &Path, annotator: Annotator) -> Result<Dataset> {
+    if annotator == Annotator::Mean {
+        return Ok(Dataset::open(data)?);
+    }
+    let who = clap::ValueEnum::to_possible_value(&annotator).map_or_else(String::new, |v| v.get_name().to_string());
+    anyhow::ensure!(
+        data.join("AnnotationsByMD").is_dir(),
+        "--annotator {who} needs the ISBI 2015 layout, which keeps each annotator's landmarks (AnnotationsByMD/400_senior, 400_junior); {} has no AnnotationsByMD",
+        data.display()
+    );
+    Ok(Dataset::isbi2015_annotated_by(data, annotator)?)
 }
 
 /// The dataset and the one labelled example: a dataset image or a template JSON file.

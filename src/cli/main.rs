@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use commands::{advise_template, baseline, calibrate, detect, eval, export, r#match, pipeline, template, train_ssl, train_tpl};
+use commands::{advise_template, baseline, calibrate, detect, eval, export, labels, r#match, pipeline, template, train_ssl, train_tpl};
 
 #[derive(Parser)]
 #[command(name = "cc2d", version, about = "One-shot medical landmark detection (CC2D), natively and in the browser")]
@@ -31,6 +31,9 @@ enum Command {
     Eval(eval::Args),
     /// Write the template JSON of one labelled image of a dataset.
     Template(template::Args),
+    /// Write a split's ground truth as a predictions CSV (for `score.py --gt`, or a fully
+    /// supervised detector: the diagnostic of how much the pseudo-labels cost).
+    Labels(labels::Args),
     /// Which image to annotate as the one-shot template: the images ranked by how typical
     /// the SSL extractor finds them (no labels read).
     AdviseTemplate(advise_template::Args),
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
         Command::Baseline(a) => baseline::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Template(a) => template::run(a),
+        Command::Labels(a) => labels::run(a),
         Command::AdviseTemplate(a) => advise_template::run(a),
         Command::TrainSsl(a) => train_ssl::run(a),
         Command::Match(a) => r#match::run(a),

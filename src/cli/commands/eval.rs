@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use cc2d::io::dataset::{Annotator, Dataset};
+use cc2d::io::dataset::Annotator;
 use cc2d::io::landmarks::Predictions;
 
-use crate::args::default_data;
+use crate::args::{default_data, open_ground_truth};
 use crate::report::{print_confidence, print_scores};
 
 #[derive(clap::Args)]
@@ -41,17 +41,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let dataset = if a.annotator == Annotator::Mean {
-        Dataset::open(&a.data)?
-    } else {
-        let who = clap::ValueEnum::to_possible_value(&a.annotator).map_or_else(String::new, |v| v.get_name().to_string());
-        anyhow::ensure!(
-            a.data.join("AnnotationsByMD").is_dir(),
-            "--annotator {who} needs the ISBI 2015 layout, which keeps each annotator's landmarks (AnnotationsByMD/400_senior, 400_junior); {} has no AnnotationsByMD",
-            a.data.display()
-        );
-        Dataset::isbi2015_annotated_by(&a.data, a.annotator)?
-    };
+    let dataset = open_ground_truth(&a.data, a.annotator)?;
     let predictions = Predictions::read_csv(&a.predictions)?;
     let splits: Vec<String> =
         if a.split.is_empty() { dataset.split_names().into_iter().filter(|s| *s != "all" || dataset.splits.len() == 1).map(String::from).collect() } else { a.split.clone() };

@@ -7,6 +7,7 @@ pub mod calibrate;
 pub mod detect;
 pub mod eval;
 pub mod export;
+pub mod labels;
 pub mod r#match;
 pub mod pipeline;
 pub mod template;
