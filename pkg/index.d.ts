@@ -69,7 +69,7 @@ export interface ModelInfo {
   landmarks: string[];
   /** mm per pixel of the template (and so of the images it was made for), if known. */
   spacingMm: number | null;
-  /** The templates' JSON (README, "Data formats"): image name, size, spacing, points; not the images. */
+  /** The templates' JSON (docs/cli.md, "Data formats"): image name, size, spacing, points; not the images. */
   templates: { image: string; width: number; height: number; spacing_mm?: number; landmarks: { name: string; x: number; y: number }[] }[];
   /** Pseudo-labelled images in the training set when it was exported. */
   trainingImages: number;
@@ -177,7 +177,7 @@ export interface FineTuneResult {
 }
 
 /**
- * Every rejection carries a stable `code` (README of the package, "Errors"):
+ * Every rejection carries a stable `code` (pkg/README.md, "Errors"):
  * - `CC2D_BAD_IMAGE`: not a supported image, corrupt or cut short, empty, or a side outside 1…16384;
  * - `CC2D_LANDMARK_COUNT`: a template's landmark count is not the detector's (or none given);
  * - `CC2D_BAD_LANDMARK`: a landmark that is NaN, infinite or outside its image;
@@ -290,7 +290,7 @@ export interface WorkerCreateOptions extends CreateOptions {
    * The worker to run in: a `Worker` you started (a module worker whose script imports
    * `cc2d/worker.js`), or that script's URL. Default: the package's own `worker.js`, beside
    * `index.js`. Needed when the package comes from another origin (a CDN), where a browser
-   * starts no worker from a cross-origin script (README: "From a CDN").
+   * starts no worker from a cross-origin script (pkg/README.md, "From a CDN").
    */
   worker?: Worker | URL | string;
 }

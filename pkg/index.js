@@ -799,7 +799,7 @@ function weightsName(source, what) {
   return isBytes(source) || (typeof Blob !== "undefined" && source instanceof Blob) ? what : String(source);
 }
 
-/** The template JSON the engine reads (README, "Data formats"). */
+/** The template JSON the engine reads (docs/cli.md, "Data formats"). */
 function templateJson(img, landmarks, name, spacingMm) {
   if (!Array.isArray(landmarks) || landmarks.length === 0) throw fail("CC2D_LANDMARK_COUNT", "cc2d: a template needs landmarks as a non-empty array of { name, x, y }");
   const template = {

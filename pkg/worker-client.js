@@ -152,7 +152,7 @@ function attempt(where, start) {
     throw Object.assign(
       new Error(
         `cc2d: could not start a worker from ${where}: ${(e instanceof Error ? e.message : String(e)).replace(/\.+$/, "")}. ` +
-          "If the package comes from another origin (a CDN), start a module worker from your own origin whose script imports cc2d/worker.js, and pass it as Cc2dWorker.create({ worker }) (README: From a CDN)",
+          "If the package comes from another origin (a CDN), start a module worker from your own origin whose script imports cc2d/worker.js, and pass it as Cc2dWorker.create({ worker }) (cc2d's README: From a CDN)",
       ),
       { code: "CC2D_BAD_INPUT" },
     );

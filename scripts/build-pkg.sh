@@ -32,7 +32,7 @@ rm -rf pkg/wasm pkg/weights pkg/*.tgz
 # (the CPU module: 207 / 220 ms at -O3, 215 / 216 at -O1), where -O1 gives a smaller download
 # (1.41 → 1.32 MB gzipped) in a fifth of the time (18 s against 85 s on one core). The
 # training module, fetched by the first fineTune only, takes -O1 too: at -O3 its 303 s of
-# wasm-opt (70 s at -O1) put the cold CI run at 45.6 min (README, "Quick start").
+# wasm-opt (70 s at -O1) put the cold CI run at 45.6 min (CHANGELOG.md, "CI timings").
 modules=(cc2d:webgpu:-O3 cc2d_train:webgpu,cpu,train,fusion:-O1 cc2d_cpu:web,cpu:-O1 cc2d_mt:web,threads:-O1)
 pids=()
 for module in "${modules[@]}"; do

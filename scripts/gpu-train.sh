@@ -7,7 +7,7 @@
 #                                 [--ssl-epochs N] [--tpl-epochs N] [--preset wide]
 #
 # CC2D_FEATURES=autotune builds the CLI with Burn's autotune (off by default: untimed on a
-# GPU; README, "Speed and size"); CC2D_BIN=path uses a built binary instead.
+# GPU; docs/performance.md, "The previous release: WebGPU tuning"); CC2D_BIN=path uses a built binary instead.
 # Resumable: rerun with the same OUT to continue. Tested on the CPU with a tiny run
 # (tests/cli.rs: `--device cpu --ssl-epochs 1 --tpl-epochs 1` on a synthetic dataset).
 set -euo pipefail

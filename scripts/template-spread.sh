@@ -1,5 +1,5 @@
 #!/bin/bash
-# The detector spread over templates (README, "Detectors for the same templates"): for each
+# The detector spread over templates (docs/results.md, "Detectors for the same templates"): for each
 # template id, shape-repaired SSL pseudo-labels from the shipped extractor, a detector trained
 # 15 epochs from the SSL encoder, then detections on the training and test splits.
 # Usage: bash scripts/template-spread.sh [OUT] [ID…]   (default: runs/spread 028 032 083 131 134 125)

@@ -3,7 +3,7 @@
 //! (the decoded radiograph, each layer's activations); glibc's allocator returns such blocks
 //! to the kernel when they are freed, so each image paid the page faults again. mimalloc,
 //! declared `#[global_allocator]` by each of those programs, keeps them for the next image,
-//! once told not to purge them (README, "Speed and size").
+//! once told not to purge them (docs/performance.md, "Detection time, natively and in the browser").
 
 /// mimalloc's `mi_option_purge_delay` (`mimalloc.h`; the Rust binding names no constant for
 /// it): how long freed memory is kept before it is handed back to the kernel.

@@ -110,7 +110,7 @@ pub struct SslTrainingConfig {
 impl SslConfig {
     pub fn preset(preset: Preset) -> Self {
         match preset {
-            // What 2 CPU cores can do in about an hour (≈ 3.5 min per epoch); see README.
+            // What 2 CPU cores can do in about an hour (≈ 3.5 min per epoch); see docs/results.md, "CC2D-SSL: how the shipped extractor was trained".
             Preset::Small => Self::new(ExtractorConfig::small(), SslTrainingConfig::new().with_epochs(24).with_halve_every_epochs(8)),
             // One GPU in minutes: batch 8, 60 epochs.
             Preset::Wide => Self::new(ExtractorConfig::wide(), SslTrainingConfig::new().with_batch_size(8).with_epochs(60).with_halve_every_epochs(20)),
@@ -156,7 +156,7 @@ pub struct MatchingConfig {
     pub bilinear_anchors: bool,
     /// Coarse-to-fine search: each level after the first looks only within this many of its
     /// own cells of the previous level's answer. 0: the paper's product over the whole image.
-    /// 3 did best on the training labels (README, "Matching without offsets").
+    /// 3 did best on the training labels (docs/results.md, "Matching without offsets").
     #[config(default = 3)]
     pub window_cells: usize,
     /// How many levels, ending at the current one, score a position (5: the product of all

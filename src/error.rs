@@ -44,7 +44,7 @@ pub enum Error {
 
 impl Error {
     /// A stable code a program can switch on (the npm package puts it on every rejection as
-    /// `error.code`; README, "Errors").
+    /// `error.code`; pkg/README.md, "Errors").
     pub fn code(&self) -> &'static str {
         match self {
             Error::Io { .. } => "CC2D_IO",

@@ -51,7 +51,7 @@ impl Frame {
 /// Resizes a grey image to `width`×`height` (anti-aliased when shrinking): `image`'s
 /// `resize` with its triangle filter, the same weights summed in the same order (so the same
 /// values), but over whole rows, one grey channel instead of four, and on the thread pool
-/// where there is one: 10 → 2 ms for a radiograph (README, "Speed and size").
+/// where there is one: 10 → 2 ms for a radiograph (docs/performance.md, "Detection time, natively and in the browser").
 pub fn resize(img: &GreyImage, width: u32, height: u32) -> GreyImage {
     if (img.width, img.height) == (width, height) {
         return img.clone();

@@ -1,6 +1,6 @@
 //! Browser tests (wasm-bindgen-test in headless Chromium): WebGPU is found and computes what
 //! the CPU backend computes; decoding, preprocessing and the NCC baseline give in wasm the
-//! landmarks recorded natively. Run by `scripts/test.sh` (see README).
+//! landmarks recorded natively. Run by `scripts/test.sh` (docs/testing.md, "Tests in a real browser").
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -38,7 +38,7 @@ pub struct NccConfig {
 impl Default for NccConfig {
     fn default() -> Self {
         let level = |size, patch_radius, search_radius| NccLevel { size, patch_radius, search_radius };
-        // Chosen by MRE on the 150 ISBI training images' labels (template 001; README).
+        // Chosen by MRE on the 150 ISBI training images' labels (template 001; docs/results.md, "NCC baseline").
         Self { levels: vec![level(48, 10, Some(8)), level(96, 12, Some(6)), level(192, 12, Some(5)), level(384, 12, Some(4)), level(768, 12, Some(3))] }
     }
 }

@@ -269,7 +269,7 @@ pub struct ModelRunArgs {
     pub model: ModelArgs,
 }
 
-/// How matching reads the similarity maps (README, "Results": the ablation). The defaults
+/// How matching reads the similarity maps (docs/results.md, "Matching without offsets"). The defaults
 /// are the shipped setting.
 #[derive(Args, Clone)]
 pub struct MatchingArgs {

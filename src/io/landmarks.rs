@@ -101,7 +101,7 @@ impl Template {
         check_points(source_name, &self.points(), &names, self.width, self.height)
     }
 
-    /// Reads a template JSON file (format in README) and validates it.
+    /// Reads a template JSON file (docs/cli.md, "Data formats") and validates it.
     pub fn read_json(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::from_json(&text, &path.display().to_string())

@@ -1,5 +1,5 @@
 //! Template advice: which unlabelled image to annotate first. The template decides more of
-//! CC2D's accuracy than anything else we measured (README, "Templates"), and the user
+//! CC2D's accuracy than anything else we measured (docs/results.md, "Templates"), and the user
 //! chooses it before any label exists, so the advice reads no labels: it ranks the images by
 //! how typical they look to the SSL extractor, in the spirit of SCP (Quan et al., CVPR
 //! 2022): the image whose features are, on average, most like everyone else's is the one

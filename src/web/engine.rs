@@ -168,8 +168,8 @@ impl Engine {
         }
     }
 
-    /// Sets the one annotated example: its image and a template JSON (README, "Data
-    /// formats") whose size must be the image's. A landmark set of another size than the
+    /// Sets the one annotated example: its image and a template JSON (docs/cli.md, "Data formats")
+    /// whose size must be the image's. A landmark set of another size than the
     /// loaded detector's (the user's own landmarks) drops that detector: a fresh one, its
     /// encoder from the SSL extractor and a new head, is trained by the first fine-tuning.
     #[wasm_bindgen(js_name = setTemplate)]

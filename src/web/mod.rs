@@ -26,7 +26,7 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// A rejection as the page sees it: a JS `Error` with a stable `code` (README, "Errors"),
+/// A rejection as the page sees it: a JS `Error` with a stable `code` (pkg/README.md, "Errors"),
 /// from the library's error or one of the web layer's own.
 #[derive(Debug)]
 pub struct Rejection {

@@ -64,7 +64,7 @@ export function unpackTarball() {
 /** The headers that make a page cross-origin isolated. */
 const ISOLATION = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
 
-/** The Content-Security-Policy the package must work under (README of the package). */
+/** The Content-Security-Policy the package must work under (pkg/README.md, "Serving"). */
 export const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'";
 
 const ARGS = [

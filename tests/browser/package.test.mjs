@@ -73,7 +73,7 @@ function greyTiff(width, height, pixel) {
 }
 
 /**
- * A screenshot with the radiograph itself hidden (its canvas part), for README: the ISBI images
+ * A screenshot with the radiograph itself hidden (its canvas part), for docs/screenshots/: the ISBI images
  * may not be redistributed, the app around them and our landmarks on them may.
  */
 async function redactedScreenshot(page, name, options = {}) {
@@ -369,7 +369,7 @@ test("from a CDN: the package on another origin detects on the page, and in a wo
       const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
       // The default worker script is on the CDN: a browser will not start it; the error says what to do.
       const refused = await Cc2dWorker.create({ backend: "cpu" }).then(() => "started", (e) => `${e.code} ${e.message}`);
-      // The recipe (README, "From a CDN"): a module worker of this origin that imports the CDN's worker.js.
+      // The recipe (pkg/README.md, "From a CDN"): a module worker of this origin that imports the CDN's worker.js.
       const shim = URL.createObjectURL(new Blob([`import "${cdn}/worker.js";`], { type: "text/javascript" }));
       const worker = await Cc2dWorker.create({ backend: "cpu", worker: new Worker(shim, { type: "module" }) });
       const inWorker = await worker.detect(bytes.slice(), { name: "151.jpg" });

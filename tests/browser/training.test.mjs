@@ -249,7 +249,7 @@ test("the training module: fetched on the first fineTune only, once, with progre
 
 test("ISBI in the page as natively: template 001, six images pseudo-labelled, the shipped detector fine-tuned two epochs, ten test images detected; equal to `cc2d match` + `train-tpl --continue-training` + `detect`", { timeout: 600_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
-  // Recorded natively (README, "Browser tests"): the same six images' pseudo-labels, and the
+  // Recorded natively (docs/testing.md, "Tests in a real browser"): the same six images' pseudo-labels, and the
   // ten detections of the detector fine-tuned on them.
   const csv = (name) => Object.fromEntries(readFileSync(join(ROOT, `tests/fixtures/${name}.csv`), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")).map(([id, ...v]) => [id, Array.from({ length: v.length / 2 }, (_, k) => ({ x: Number(v[2 * k]), y: Number(v[2 * k + 1]) }))]));
   const nativePseudo = csv("isbi_001_pseudo_002-007");

@@ -1,7 +1,7 @@
 //! `cc2d labels`: a split's ground truth written as a predictions CSV — the ground truth
 //! `score.py --gt` reads, or the labels of a fully supervised detector (`train-tpl
 //! --pseudo-labels labels.csv`), the diagnostic that says how much of the one-shot
-//! detector's error comes from its pseudo-labels (README, "The limit is the pseudo-labels").
+//! detector's error comes from its pseudo-labels (docs/results.md, "The limit is the pseudo-labels").
 
 use std::path::PathBuf;
 
