@@ -15,7 +15,11 @@ export type ImageSource =
 export type WeightsSource = URL | string | ArrayBuffer | Uint8Array | Blob;
 
 export interface CreateOptions {
-  /** `"auto"` (default) uses WebGPU when the browser has an adapter that gives a device, else the CPU (its own module, loaded then). */
+  /**
+   * `"auto"` (default) uses WebGPU when the browser has a hardware adapter that gives a
+   * device, else the CPU (its own module, loaded then): a software adapter (SwiftShader,
+   * llvmpipe, WARP) is slower than the CPU path and left alone. `"webgpu"` takes any adapter.
+   */
   backend?: "auto" | "webgpu" | "cpu";
   /**
    * Threads for the CPU backend, default the machine's cores (at most 8). More than one runs
@@ -216,6 +220,15 @@ export interface Cc2dError extends Error {
   code: Cc2dErrorCode;
 }
 
+/** A WebGPU adapter as `requestAdapter()` describes it; `fallback`: the browser calls it a fallback (software) adapter. */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  fallback: boolean;
+}
+
 /** The shipped default model's weight files (next to this module). */
 export declare const DEFAULT_WEIGHTS: Readonly<{ detector: URL; extractor: URL }>;
 export declare const MAX_SIDE: number;
@@ -223,7 +236,13 @@ export declare const MAX_SIDE: number;
 /** What `Cc2d` and `Cc2dWorker` both offer. */
 export interface Cc2dMethods {
   /** The WebGPU adapter's info, or null on the CPU backend. */
-  readonly adapter: { vendor: string; architecture: string; device: string; description: string } | null;
+  readonly adapter: AdapterInfo | null;
+  /**
+   * Why it runs on its backend: asked for; no WebGPU adapter; the adapter is a software
+   * renderer (SwiftShader, llvmpipe, WARP: slower than the CPU path, so `"auto"` leaves it);
+   * a hardware adapter; or an adapter that gave no device.
+   */
+  readonly backendReason: string;
   /** The names results carry: the template's, else the detector's. */
   landmarkNames(): Promise<string[]>;
   /**

@@ -10,6 +10,7 @@
 import init, { Engine, Image, rankTemplates } from "./wasm/cc2d.js";
 import { FILES, VERSION } from "./manifest.js";
 import { fail } from "./errors.js";
+import { adapterInfo, chooseBackend } from "./backend.js";
 import { MODEL_FORMAT, packModel, unpackModel } from "./models.js";
 
 export { Cc2dWorker } from "./worker-client.js";
@@ -283,36 +284,34 @@ function explain(e) {
 let threadedFailure = null;
 
 /**
- * The inference engine for `create`, and the module it lives in. WebGPU ("webgpu", or "auto"
- * with an adapter): the WebGPU module, which has no CPU backend; should its device fail to
- * start there ("auto"), the CPU after all (the WebGPU module's download is then wasted, but
- * every page that has an adapter and no device is a rare one). The CPU ("cpu", or "auto"
- * without an adapter): the threaded module where threads can run (`threadsAvailable()`,
- * `threads` > 1: by default the machine's cores, at most 8), else the CPU module, a third of
- * the WebGPU one's size. A threaded module that fails to start (its workers blocked, say)
- * leaves a warning and the CPU module.
+ * The inference engine for `create`, the module it lives in and why (`chooseBackend`:
+ * "auto" takes a hardware WebGPU adapter, never a software one, else the CPU). WebGPU: the
+ * WebGPU module, which has no CPU backend; should its device fail to start there ("auto"),
+ * the CPU after all (the WebGPU module's download is then wasted, but every page that has an
+ * adapter and no device is a rare one). The CPU: the threaded module where threads can run
+ * (`threadsAvailable()`, `threads` > 1: by default the machine's cores, at most 8), else the
+ * CPU module, a third of the WebGPU one's size. A threaded module that fails to start (its
+ * workers blocked, say) leaves a warning and the CPU module.
  * @param {{ wasm?: URL | string, cpuWasm?: URL | string, threadedWasm?: URL | string }} urls
  */
 async function inferenceEngine(backend, threads, urls, options) {
   if (!["auto", "webgpu", "cpu"].includes(backend)) throw fail("CC2D_BAD_INPUT", `cc2d: unknown backend ${JSON.stringify(backend)}; use "auto", "webgpu" or "cpu"`, TypeError);
   const wanted = threads ?? Math.min(globalThis.navigator?.hardwareConcurrency || 1, 8);
   if (!(Number.isInteger(wanted) && wanted >= 1)) throw fail("CC2D_BAD_INPUT", `cc2d: threads must be a whole number ≥ 1, got ${threads}`, TypeError);
-  if (backend !== "cpu") {
-    if (await hasWebGpu()) {
-      const module = await loadWasm(urls.wasm, options);
-      try {
-        return { module, engine: await module.Engine.create("webgpu") };
-      } catch (e) {
-        if (backend === "webgpu" || /** @type {any} */ (e)?.code !== "CC2D_NO_WEBGPU") throw e;
-        console.warn(`${e instanceof Error ? e.message : e}; cc2d runs on the CPU`);
-      }
-    } else if (backend === "webgpu") {
-      // Refused before the WebGPU module is downloaded for nothing.
-      throw fail("CC2D_NO_WEBGPU", 'cc2d: WebGPU is not available in this browser (no navigator.gpu, or requestAdapter() gave no adapter); use backend "cpu" or "auto"');
+  let choice = await chooseBackend(backend);
+  if (choice.backend === "webgpu") {
+    const module = await loadWasm(urls.wasm, options);
+    try {
+      return { module, engine: await module.Engine.create("webgpu"), choice };
+    } catch (e) {
+      if (backend === "webgpu" || /** @type {any} */ (e)?.code !== "CC2D_NO_WEBGPU") throw e;
+      const message = e instanceof Error ? e.message : String(e);
+      console.warn(`${message}; cc2d runs on the CPU`);
+      choice = { backend: "cpu", reason: `the WebGPU adapter gave no device (${message})`, adapter: null };
     }
   }
   const module = await cpuModule(wanted, urls, options);
-  return { module, engine: await module.Engine.create("cpu") };
+  return { module, engine: await module.Engine.create("cpu"), choice };
 }
 
 /** The CPU's module: threaded where threads can run and are wanted, else single-threaded. */
@@ -326,14 +325,6 @@ async function cpuModule(wanted, urls, options) {
     }
   }
   return loadCpuWasm(urls.cpuWasm, options);
-}
-
-async function hasWebGpu() {
-  try {
-    return Boolean(await /** @type {any} */ (globalThis.navigator)?.gpu?.requestAdapter());
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -382,6 +373,8 @@ export class Cc2d {
   /** @type {Error | null} */
   #broken = null;
   #adapter;
+  /** Why `create` chose the backend it runs on. */
+  #backendReason;
   /** @type {{ onProgress?: (p: import("./index.js").LoadProgress) => void, cache?: boolean }} */
   #loading;
   /** Content keys of the images in the training set (so the same image is not added twice). */
@@ -393,10 +386,11 @@ export class Cc2d {
   /** The bundle this engine was created from (`create({ model })`), else null. @type {import("./index.js").ModelInfo | null} */
   #model = null;
 
-  constructor(engine, weights, adapter, loading) {
+  constructor(engine, weights, adapter, backendReason, loading) {
     this.#engine = engine;
     this.#weights = weights;
     this.#adapter = adapter;
+    this.#backendReason = backendReason;
     this.#loading = loading;
   }
 
@@ -407,7 +401,7 @@ export class Cc2d {
    */
   static async create({ backend = "auto", threads, weights, model, wasm, cpuWasm, threadedWasm, trainingWasm, onProgress, cache = true } = {}) {
     const loading = { onProgress, cache };
-    const { module, engine } = await inferenceEngine(backend, threads, { wasm, cpuWasm, threadedWasm }, loading);
+    const { module, engine, choice } = await inferenceEngine(backend, threads, { wasm, cpuWasm, threadedWasm }, loading);
     /** @type {Awaited<ReturnType<typeof weightSources>>} */
     let chosen;
     try {
@@ -417,8 +411,8 @@ export class Cc2d {
       throw e;
     }
     const { bundle, sources } = chosen;
-    const adapter = engine.backend === "webgpu" ? await adapterInfo() : null;
-    const cc2d = new Cc2d(engine, sources, adapter, loading);
+    const adapter = engine.backend === "webgpu" ? (choice.adapter ?? (await adapterInfo())) : null;
+    const cc2d = new Cc2d(engine, sources, adapter, choice.reason, loading);
     cc2d.#wasm = module;
     cc2d.#trainingWasm = trainingWasm;
     if (bundle) {
@@ -453,9 +447,17 @@ export class Cc2d {
     return [...memories].reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
   }
 
-  /** The WebGPU adapter's info ({ vendor, architecture, device, description }), or null on the CPU. */
+  /** The WebGPU adapter's info ({ vendor, architecture, device, description, fallback }), or null on the CPU. */
   get adapter() {
     return this.#adapter;
+  }
+
+  /**
+   * Why `create` runs on `backend`: asked for, no WebGPU adapter, a software adapter (slower
+   * than the CPU path), a hardware adapter, or an adapter that gave no device.
+   */
+  get backendReason() {
+    return this.#backendReason;
   }
 
   /** What the model bundle this engine was created from says (name, landmarks, templates, spacing), or null. */
@@ -824,15 +826,4 @@ async function contentKey(image) {
 function finite(v, i) {
   if (typeof v !== "number" || !Number.isFinite(v)) throw fail("CC2D_BAD_LANDMARK", `cc2d: landmark ${i + 1}: x and y must be finite numbers (original pixels), got ${v}`);
   return v;
-}
-
-async function adapterInfo() {
-  try {
-    // WebGPU's types are not in TypeScript's DOM library.
-    const adapter = await /** @type {any} */ (navigator).gpu.requestAdapter();
-    const info = adapter?.info ?? {};
-    return { vendor: info.vendor ?? "", architecture: info.architecture ?? "", device: info.device ?? "", description: info.description ?? "" };
-  } catch {
-    return null;
-  }
 }

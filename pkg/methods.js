@@ -8,7 +8,7 @@
 /**
  * @typedef {{ image?: number, images?: number, url?: number, progress?: boolean }} Forwarding
  * Every method of the declared API but the lifecycle (`tsc` refuses a missing or extra one):
- * @type {Record<Exclude<keyof import("./index.js").Cc2dMethods, "adapter" | "dispose">, Forwarding>}
+ * @type {Record<Exclude<keyof import("./index.js").Cc2dMethods, "adapter" | "backendReason" | "dispose">, Forwarding>}
  */
 export const FORWARDED = {
   landmarkNames: {},

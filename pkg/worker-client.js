@@ -20,6 +20,8 @@ export class Cc2dWorker {
   threads = 1;
   /** The WebGPU adapter's info, or null on the CPU. */
   adapter = null;
+  /** Why it runs on its backend (`Cc2d.backendReason`). */
+  backendReason = "";
   /** What the model bundle it was created from says, or null. */
   model = null;
 
@@ -67,8 +69,9 @@ export class Cc2dWorker {
     else if (w != null && typeof w === "object" && !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && !(w instanceof Blob)) {
       resolved.weights = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, absolute(v)]));
     }
-    const { backend, threads, adapter, model } = await client.#call("create", [resolved]);
+    const { backend, backendReason, threads, adapter, model } = await client.#call("create", [resolved]);
     client.backend = backend;
+    client.backendReason = backendReason;
     client.threads = threads;
     client.adapter = adapter;
     client.model = model;

@@ -10,7 +10,7 @@ const lifecycle = {
   async create({ reportProgress, ...options }) {
     // Download progress goes to the page as messages of its own (it outlives this call).
     cc2d = await Cc2d.create({ ...options, onProgress: reportProgress ? (p) => postMessage({ loadProgress: p }) : undefined });
-    return { backend: cc2d.backend, threads: cc2d.threads, adapter: cc2d.adapter, model: cc2d.model };
+    return { backend: cc2d.backend, backendReason: cc2d.backendReason, threads: cc2d.threads, adapter: cc2d.adapter, model: cc2d.model };
   },
   async dispose() {
     await cc2d?.dispose();

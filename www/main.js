@@ -4,7 +4,7 @@
 import { Cc2dWorker } from "cc2d";
 import { analyse } from "cc2d/ceph";
 import "cc2d/tracing";
-import { $, download, picture as pictureWith, status, threadsLabel } from "./page.js";
+import { $, download, picture as pictureWith, status, backendLabel } from "./page.js";
 import { clearCases, loadCases, saveCase } from "./workspace.js";
 
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
@@ -52,8 +52,7 @@ async function start(backend) {
         if (document.body.dataset.ready !== "true") status(`Loading the model… ${Object.entries(loading).map(([f, v]) => `${f} ${v}`).join(", ")}`);
       },
     });
-    const adapter = cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
-    status(`Ready on ${cc2d.backend}${adapter}${threadsLabel(cc2d)}, in a worker. Open radiographs.`);
+    status(`Ready on ${backendLabel(cc2d)}, in a worker. Open radiographs.`);
     document.body.dataset.ready = "true";
     // A restored case the browser could not draw (TIFF) is drawn from the engine's pixels now.
     if (current >= 0 && !cases[current].bitmap) await show(current);

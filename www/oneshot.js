@@ -5,7 +5,7 @@
 // the same view as the tracing mode's.
 import { Cc2dWorker, deleteModel, listModels, loadModel, saveModel } from "cc2d";
 import "cc2d/tracing";
-import { $, download, picture as pictureWith, status, threadsLabel } from "./page.js";
+import { $, download, picture as pictureWith, status, backendLabel } from "./page.js";
 
 const tracing = /** @type {import("cc2d/tracing").Cc2dTracing} */ ($("tracing"));
 const backend = new URLSearchParams(location.search).get("backend") ?? "auto";
@@ -31,7 +31,7 @@ async function start(options = {}) {
   try {
     cc2d = await Cc2dWorker.create({ backend, ...options });
     document.body.dataset.ready = "true";
-    status(`Ready on ${cc2d.backend}${threadsLabel(cc2d)}, in a worker.${options.model ? "" : " Open a template image."}`);
+    status(`Ready on ${backendLabel(cc2d)}, in a worker.${options.model ? "" : " Open a template image."}`);
   } catch (e) {
     status(e.message, true);
   }

@@ -8,9 +8,13 @@ export function status(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
-/** The engine's threads for the status line: " (2 threads)" on the CPU, nothing on WebGPU. */
-export function threadsLabel(cc2d) {
-  return cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : "";
+/**
+ * Where the engine runs, for the status line: "cpu (2 threads)" or "webgpu (vendor
+ * architecture)", and why it was chosen ("the WebGPU adapter is a software renderer …").
+ */
+export function backendLabel(cc2d) {
+  const where = cc2d.backend === "cpu" ? ` (${cc2d.threads} thread${cc2d.threads > 1 ? "s" : ""})` : cc2d.adapter ? ` (${[cc2d.adapter.vendor, cc2d.adapter.architecture].filter(Boolean).join(" ")})` : "";
+  return `${cc2d.backend}${where}${cc2d.backendReason ? `: ${cc2d.backendReason}` : ""}`;
 }
 
 /** What the view shows of an image file: the browser's own decoding, else the engine's (TIFF, 16-bit, DICOM). */

@@ -23,10 +23,14 @@ const isbiTemplate = () => {
 const packageDir = unpackTarball();
 await withPage({ packageDir, isolated: threads > 0 }, async ({ page }) => {
   await page.goto(`${ORIGIN}/blank.html`);
-  const r = await page.evaluate(async ({ runs, fineTune, backends, landmarks }) => {
+  const result = await page.evaluate(async ({ runs, fineTune, backends, landmarks }) => {
     const { Cc2d, Cc2dWorker } = await import("cc2d");
     const bytes = new Uint8Array(await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer());
     const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    // What "auto" chooses in this browser, and why (no detection: the rows below time each path).
+    const auto = await Cc2d.create();
+    const chosen = { backend: auto.backend, reason: auto.backendReason, threads: auto.threads };
+    await auto.dispose();
     const out = {};
     for (const backend of backends) {
       const n = backend.startsWith("cpu") ? runs : Math.min(runs, 3);
@@ -60,9 +64,11 @@ await withPage({ packageDir, isolated: threads > 0 }, async ({ page }) => {
       }
       await cc2d.dispose();
     }
-    return out;
+    return { chosen, out };
   }, { runs, fineTune, backends, landmarks: isbiTemplate() });
+  const { chosen, out: r } = result;
   console.log(`image: ${DATA}/isbi2015/images/151.jpg (1935×2400 JPEG), detect = decode + preprocess + forward + voting`);
+  console.log(`auto chose ${chosen.backend}${chosen.backend === "cpu" ? ` (${chosen.threads} thread${chosen.threads > 1 ? "s" : ""})` : ""}: ${chosen.reason}`);
   for (const [backend, v] of Object.entries(r)) {
     console.log(
       `Chromium ${`${backend}${v.threads > 1 ? ` (${v.threads} threads)` : ""}`.padEnd(6)}: ${v.median.toFixed(0).padStart(6)} ms/image (median of ${v.n}; first call ${v.first.toFixed(0)} ms; create + weights ${v.ready.toFixed(0)} ms); on decoded pixels ${v.decodedMedian.toFixed(0)} ms${v.adapter ? `; adapter ${v.adapter.vendor} ${v.adapter.architecture}` : ""}`,

@@ -184,8 +184,8 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
         isolated: self.crossOriginIsolated,
         onPage: threadsAvailable(),
         threaded: await run(await Cc2dWorker.create({ backend: "cpu", threads: 2 })),
-        // "auto" with threads: WebGPU where there is an adapter (this browser has one), else the threaded CPU.
-        auto: await Cc2dWorker.create({ threads: 2 }).then(async (w) => { const b = [w.backend, w.threads]; await w.dispose(); return b; }),
+        // "auto" with threads: this browser's only adapter is SwiftShader's, a software one, so the threaded CPU.
+        auto: await Cc2dWorker.create({ threads: 2 }).then(async (w) => { const b = [w.backend, w.threads, w.backendReason]; await w.dispose(); return b; }),
         single: await run(await Cc2dWorker.create({ backend: "cpu", threads: 1 })),
         // A threaded module that cannot start (here: not found) leaves the CPU module, one thread.
         fallback: await run(await Cc2dWorker.create({ backend: "cpu", threads: 2, threadedWasm: "/nowhere/cc2d_mt_bg.wasm" })),
@@ -196,7 +196,8 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
     assert.equal(r.isolated, true, "the page is cross-origin isolated");
     assert.equal(r.onPage, false, "threads never run on the page's main thread");
     assert.equal(r.threaded.threads, 2);
-    assert.deepEqual(r.auto, ["webgpu", 1]);
+    assert.deepEqual(r.auto.slice(0, 2), ["cpu", 2]);
+    assert.match(r.auto[2], /software renderer \(.*swiftshader.*\), slower than the CPU path/i);
     assert.equal(r.single.threads, 1);
     assert.equal(r.fallback.threads, 1, "a threaded module that fails to start falls back to one thread");
     assert.ok(maxDistance(r.fallback.landmarks, r.single.landmarks) < 1e-6, "the fallback detects as the single-threaded module");
@@ -210,7 +211,7 @@ test("threads: in a cross-origin-isolated page's worker the threaded module dete
     assert.match(r.badThreads, /^CC2D_BAD_INPUT .*threads/);
     assert.equal(served.filter((p) => p.endsWith("cc2d_mt_bg.wasm")).length, 1, "the threaded module is fetched once, by the worker");
     assert.deepEqual(missing, ["/nowhere/cc2d_mt_bg.wasm"], "the fallback worker tried the threaded module first");
-    assert.ok(served.includes("/node_modules/cc2d/wasm/cc2d_bg.wasm") && served.includes("/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"), "WebGPU's module for auto, the CPU module for one thread");
+    assert.ok(!served.includes("/node_modules/cc2d/wasm/cc2d_bg.wasm") && served.includes("/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"), "no WebGPU module for auto on a software adapter; the CPU module for one thread");
     assert.deepEqual(outside, []);
   });
 });
@@ -422,24 +423,61 @@ test("WebGPU device loss: the device destroyed under a running engine, the next 
   });
 });
 
-test("auto picks WebGPU when there is an adapter and agrees with the CPU; without one, or with an adapter that gives no device, it falls back to the CPU module", { timeout: 300_000 }, async (t) => {
+/** Makes the page's WebGPU adapter (SwiftShader underneath) describe itself as a hardware GPU. */
+function pretendHardwareAdapter() {
+  Object.defineProperty(GPUAdapter.prototype, "info", {
+    configurable: true,
+    get: () => ({ vendor: "acme", architecture: "discrete", device: "test gpu", description: "a GPU the test pretends is hardware", isFallbackAdapter: false }),
+  });
+}
+
+test("auto leaves a software WebGPU adapter (SwiftShader) for the CPU and says why, webgpu still takes it; auto takes a hardware adapter; without one, or with an adapter that gives no device, it falls back to the CPU module", { timeout: 300_000 }, async (t) => {
   if (!dataOrSkip(t)) return;
   const modules = (served) => served.filter((p) => p.endsWith(".wasm"));
+  // This browser's adapter is SwiftShader's: a CPU emulation, 40× slower than the CPU path.
   await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
     await page.goto(`${ORIGIN}/blank.html`);
     const r = await page.evaluate(async () => {
       const { Cc2d } = await import("cc2d");
       const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
+      const run = async (backend) => {
+        const cc2d = await Cc2d.create({ backend });
+        const found = await cc2d.detect(bytes.slice(0), { name: "151.jpg" });
+        const result = { backend: cc2d.backend, reason: cc2d.backendReason, adapter: cc2d.adapter, found };
+        await cc2d.dispose();
+        return result;
+      };
+      return { auto: await run("auto"), forced: await run("webgpu") };
+    });
+    t.diagnostic(`auto → ${r.auto.backend}: ${r.auto.reason}; webgpu → ${JSON.stringify(r.forced.adapter)}, detect ${r.forced.found.milliseconds.toFixed(0)} ms`);
+    assert.equal(r.auto.backend, "cpu");
+    assert.match(r.auto.reason, /software renderer \(.*swiftshader.*\), slower than the CPU path/i);
+    assert.equal(r.auto.adapter, null);
+    assert.ok(maxDistance(r.auto.found.landmarks, recorded.landmarks) < 1e-3, "auto's CPU path gives the CPU record");
+    assert.equal(r.forced.backend, "webgpu");
+    assert.equal(r.forced.reason, 'backend "webgpu" asked for');
+    assert.match(r.forced.adapter.architecture, /swiftshader/i);
+    const d = maxDistance(r.forced.found.landmarks, recorded.landmarks);
+    assert.ok(d <= 1, `WebGPU moved ${d} px from the native CPU record`);
+    assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm", "/node_modules/cc2d/wasm/cc2d_bg.wasm"], "the CPU module for auto, WebGPU's only when asked for");
+  });
+  // An adapter that says it is hardware: auto takes WebGPU.
+  await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
+    await page.goto(`${ORIGIN}/blank.html`);
+    const r = await page.evaluate(async (pretend) => {
+      new Function(`(${pretend})()`)();
+      const { Cc2d } = await import("cc2d");
+      const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
       const cc2d = await Cc2d.create({ backend: "auto" });
       const found = await cc2d.detect(bytes, { name: "151.jpg" });
-      const result = { backend: cc2d.backend, adapter: cc2d.adapter, found };
+      const result = { backend: cc2d.backend, reason: cc2d.backendReason, adapter: cc2d.adapter, found };
       await cc2d.dispose();
       return result;
-    });
-    t.diagnostic(`auto → ${r.backend} (${JSON.stringify(r.adapter)}), detect ${r.found.milliseconds.toFixed(0)} ms`);
+    }, pretendHardwareAdapter.toString());
     assert.equal(r.backend, "webgpu");
-    const d = maxDistance(r.found.landmarks, recorded.landmarks);
-    assert.ok(d <= 1, `WebGPU moved ${d} px from the native CPU record`);
+    assert.equal(r.reason, "a hardware WebGPU adapter");
+    assert.equal(r.adapter.vendor, "acme");
+    assert.ok(maxDistance(r.found.landmarks, recorded.landmarks) <= 1, "WebGPU gives the native CPU record");
     assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_bg.wasm"], "WebGPU's module, and only it");
   });
   await withPage({ packageDir, webgpu: false }, async ({ page, served }) => {
@@ -447,20 +485,22 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
     const r = await page.evaluate(async () => {
       const { Cc2d } = await import("cc2d");
       const auto = await Cc2d.create({ backend: "auto" });
-      const backend = auto.backend;
+      const { backend, backendReason } = auto;
       await auto.dispose();
       const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => `${e.code} ${e.message}`);
-      return { backend, refused };
+      return { backend, backendReason, refused };
     });
     assert.equal(r.backend, "cpu");
+    assert.match(r.backendReason, /^no WebGPU (adapter offered|in this browser)$/);
     assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
     assert.deepEqual(modules(served), ["/node_modules/cc2d/wasm/cc2d_cpu_bg.wasm"], "without an adapter: the CPU module; WebGPU's refused before its download");
   });
-  // An adapter whose device cannot be had (a blocklisted driver, a device already lost): the
-  // WebGPU module, which has no CPU backend, gives way to the CPU module.
+  // A hardware adapter whose device cannot be had (a blocklisted driver, a device already
+  // lost): the WebGPU module, which has no CPU backend, gives way to the CPU module.
   await withPage({ packageDir, webgpu: true }, async ({ page, served }) => {
     await page.goto(`${ORIGIN}/blank.html`);
-    const r = await page.evaluate(async () => {
+    const r = await page.evaluate(async (pretend) => {
+      new Function(`(${pretend})()`)();
       GPUAdapter.prototype.requestDevice = async () => {
         throw new DOMException("the test refuses every device", "OperationError");
       };
@@ -471,14 +511,15 @@ test("auto picks WebGPU when there is an adapter and agrees with the CPU; withou
       const bytes = await (await fetch("/data/isbi2015/images/151.jpg")).arrayBuffer();
       const auto = await Cc2d.create({ backend: "auto" });
       const found = await auto.detect(bytes, { name: "151.jpg" });
-      const backend = auto.backend;
+      const { backend, backendReason } = auto;
       await auto.dispose();
       console.warn = warn;
       const refused = await Cc2d.create({ backend: "webgpu" }).then(() => "created", (e) => `${e.code} ${e.message}`);
-      return { backend, landmarks: found.landmarks, warnings, refused };
-    });
+      return { backend, backendReason, landmarks: found.landmarks, warnings, refused };
+    }, pretendHardwareAdapter.toString());
     t.diagnostic(`no device: ${r.warnings.join("; ")}`);
     assert.equal(r.backend, "cpu");
+    assert.match(r.backendReason, /^the WebGPU adapter gave no device/);
     assert.ok(maxDistance(r.landmarks, recorded.landmarks) < 1e-3, "the CPU module's landmarks");
     assert.match(r.warnings.join("\n"), /WebGPU is not available.*cc2d runs on the CPU/s);
     assert.match(r.refused, /^CC2D_NO_WEBGPU .*WebGPU is not available/);
