@@ -138,6 +138,17 @@ export interface Detection<Score extends string> {
   /** Wall time of the call: image conversion, model, decoding. */
   milliseconds: number;
   landmarks: ({ name: string; x: number; y: number } & Record<Score, number>)[];
+  /**
+   * `detect` only, where the image was not upright: which way round it was found ("mirrored
+   * (facing left)", "inverted (white air)", "turned 90° clockwise", …). The points are in the
+   * image's own pixels either way.
+   */
+  orientation?: string;
+  /**
+   * `detect` only: `false` when the detector recognised the image no way round (not a lateral
+   * cephalogram, or not the anatomy its weights know); the points are then a guess.
+   */
+  recognised?: boolean;
 }
 
 /** `match` results: each landmark's `score` is its similarity with the template (0–1). */
@@ -263,9 +274,13 @@ export interface Cc2dMethods {
   /** Forgets the pseudo-labelled images; the template stays. */
   clearTrainingSet(): Promise<void>;
   /** CC2D-SSL matching against the template (needs `setTemplate`). */
-  match(image: ImageSource, options?: { name?: string }): Promise<MatchResult>;
-  /** The CC2D-TPL detector; `tta` adds test-time augmentation (4 shifted copies, median; ≈ 5× the time). */
-  detect(image: ImageSource, options?: { name?: string; tta?: boolean }): Promise<DetectResult>;
+  match(image: ImageSource, options?: { name?: string; spacingMm?: number }): Promise<MatchResult>;
+  /**
+   * The CC2D-TPL detector; `tta` adds test-time augmentation (4 shifted copies, median; ≈ 5× the time).
+   * `spacingMm` (mm per pixel, e.g. a calibration; DICOM files give their own) shows the image at
+   * the scale the detector was trained at, whatever the device's field of view.
+   */
+  detect(image: ImageSource, options?: { name?: string; tta?: boolean; spacingMm?: number }): Promise<DetectResult>;
   /** The image as the engine decodes it (grey, 8-bit RGBA): to show TIFF or 16-bit files any browser. */
   decode(image: ImageSource, options?: { name?: string }): Promise<ImageData>;
   /**

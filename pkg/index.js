@@ -528,24 +528,26 @@ export class Cc2d {
   }
 
   /** CC2D-SSL matching against the template: landmarks in original pixels, a score each. */
-  /** @param {ImageSource} image @param {{ name?: string }} [options] */
-  match(image, { name } = {}) {
+  /** @param {ImageSource} image @param {{ name?: string, spacingMm?: number }} [options] */
+  match(image, { name, spacingMm } = {}) {
     return this.#enqueue(async () => {
       await this.#loadExtractor();
-      return this.#timed(image, name, (img) => this.#engine.match(img), "score");
+      return this.#timed(image, { name, spacingMm }, (img) => this.#engine.match(img), "score");
     });
   }
 
   /**
    * The detector (CC2D-TPL): landmarks in original pixels with a confidence each (0–1).
    * `tta: true` adds test-time augmentation: four shifted copies in the same batch, the
-   * median answer kept (about 5× the forward time).
+   * median answer kept (about 5× the forward time). `spacingMm` (mm per pixel; e.g. from a
+   * calibration; a DICOM file gives its own) shows the image to the detector at the scale it
+   * was trained at, whatever the device's field of view.
    */
-  /** @param {ImageSource} image @param {{ name?: string, tta?: boolean }} [options] */
-  detect(image, { name, tta = false } = {}) {
+  /** @param {ImageSource} image @param {{ name?: string, tta?: boolean, spacingMm?: number }} [options] */
+  detect(image, { name, tta = false, spacingMm } = {}) {
     return this.#enqueue(async () => {
       if (this.#detectorError) throw this.#detectorError;
-      return this.#timed(image, name, (img) => this.#engine.detect(img, Boolean(tta)), "confidence");
+      return this.#timed(image, { name, spacingMm }, (img) => this.#engine.detect(img, Boolean(tta)), "confidence");
     });
   }
 
@@ -593,7 +595,7 @@ export class Cc2d {
         // but not added twice.
         const key = await contentKey(image);
         const fresh = key === null || !this.#labelled.has(key);
-        results.push(await this.#timed(image, undefined, (img) => (fresh ? this.#engine.pseudoLabel(img) : this.#engine.match(img)), "score"));
+        results.push(await this.#timed(image, {}, (img) => (fresh ? this.#engine.pseudoLabel(img) : this.#engine.match(img)), "score"));
         if (key !== null) this.#labelled.add(key);
         onProgress?.({ done: i + 1, total: images.length });
       }
@@ -775,10 +777,18 @@ export class Cc2d {
     this.#extractorLoaded = true;
   }
 
-  async #timed(image, name, run, scoreName) {
+  /**
+   * @param {any} image
+   * @param {{ name?: string, spacingMm?: number }} options
+   * @param {(img: any) => Promise<string>} run
+   * @param {string} scoreName
+   */
+  async #timed(image, options, run, scoreName) {
+    const { name, spacingMm } = options;
     const started = performance.now();
     const img = await toImage(image, name, this.#wasm);
     try {
+      if (spacingMm !== undefined) img.setSpacingMm(spacingMm);
       const detection = JSON.parse(await run(img));
       return {
         image: detection.image,
@@ -788,6 +798,8 @@ export class Cc2d {
         backend: this.backend,
         milliseconds: performance.now() - started,
         landmarks: detection.landmarks.map((l) => ({ name: l.name, x: l.x, y: l.y, [scoreName]: l.score })),
+        ...(detection.orientation !== undefined && { orientation: detection.orientation }),
+        ...(detection.recognised !== undefined && { recognised: detection.recognised }),
       };
     } finally {
       img.free();

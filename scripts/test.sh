@@ -11,8 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== lint: rustfmt; clippy as each build below compiles this crate [${SECONDS}s]"
+echo "== lint: rustfmt, document links; clippy as each build below compiles this crate [${SECONDS}s]"
 cargo fmt --check
+# Links from the documents and the code to headings that exist (scripts/check-links.mjs).
+node scripts/check-links.mjs
 # Every cargo build below compiles this crate with clippy-driver, warnings as errors
 # (scripts/lint-rustc): the native targets (the CLI's features), the Rust-in-Chromium tests
 # (the training module's features) and each of the package's modules as it ships (WebGPU
@@ -25,9 +27,10 @@ echo "== cc2d/ceph (the cephalometric analysis, plain JS) in node [${SECONDS}s]"
 node --test --test-reporter=spec tests/js/
 
 echo "== native tests [${SECONDS}s]"
-# The benchmark is built (and so linted) with the tests' dependencies, not run: `cargo bench`.
-cargo build --release --benches
-cargo test --release
+# Every native feature: training (`train`) and native wgpu (`gpu`) besides the CPU CLI. The
+# benchmark is built (and so linted) with the tests' dependencies, not run: `cargo bench`.
+cargo build --release --benches --features gpu,train
+cargo test --release --features gpu,train
 
 echo "== browser tests (headless Chromium, $(chromium --version 2>/dev/null || echo 'chromium not found')) [${SECONDS}s]"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

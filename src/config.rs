@@ -223,6 +223,18 @@ pub struct TplConfig {
     pub contrast: f64,
     #[config(default = 42)]
     pub seed: u64,
+    /// Scale drawn log-uniformly in [low, high] instead of 1 ± `scale`: how much of the
+    /// frame the anatomy fills on another device (the shift benchmark's field of view), with
+    /// the part past the image's edge blank. Absent: 1 ± `scale`, edges clamped (the shipped
+    /// detector's first training).
+    pub scale_range: Option<[f64; 2]>,
+    /// The share of samples that also get another device's look (`cc2d::shift`: collimation,
+    /// overlays, soft-tissue filter, intensity and JPEG; absent: none).
+    pub device_shifts: Option<f64>,
+    /// The physical frame of the images it was trained on (the template's size and spacing,
+    /// where known): an image of known spacing is shown to it at that scale. Absent in
+    /// weights saved before it existed (then the template gives it, where there is one).
+    pub physical_frame: Option<crate::locate::PhysicalFrame>,
     /// Leave out, per landmark, the batch's worst-fitting pseudo-label (the authors'
     /// alternative trainer); the template's true landmarks always count. An `Option` so that
     /// weights saved before it existed still read their configuration (absent: off).
@@ -252,11 +264,12 @@ mod tests {
     #[test]
     fn detector_configurations_saved_before_the_optional_fields_still_read() {
         let mut json: serde_json::Value = serde_json::to_value(TplConfig::preset(Preset::Small, 19)).unwrap();
-        for field in ["drop_worst", "lr_decay", "weight_decay"] {
+        for field in ["drop_worst", "lr_decay", "weight_decay", "scale_range", "device_shifts", "physical_frame"] {
             json.as_object_mut().unwrap().remove(field);
         }
         let read: TplConfig = serde_json::from_value(json).expect("an older detector configuration reads");
         assert_eq!((read.drop_worst, read.lr_decay, read.weight_decay), (None, None, None));
+        assert_eq!((read.scale_range, read.device_shifts), (None, None));
         assert_eq!(read.epochs, 40);
         // Absent, the schedule halves as before.
         assert_eq!(read.learning_rate(read.halve_every_epochs), read.learning_rate / 2.0);

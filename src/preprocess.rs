@@ -135,6 +135,56 @@ pub fn sample_bilinear(img: &GreyImage, x: f64, y: f64) -> f32 {
     top * (1.0 - fy) + bottom * fy
 }
 
+/// An image resampled to another pixel size and re-framed: resized to `frame.model` (the
+/// exact [`Frame`] mapping), then the window of `size` whose top-left corner sits at
+/// `offset` in the resized image cut out (past its edges: `fill`). The same placement maps
+/// points both ways exactly, so landmarks move with the pixels: another device's field of
+/// view and spacing (the shift benchmark, [`crate::shift`]), and an image brought to the
+/// scale a model was trained at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    pub frame: Frame,
+    /// The window's top-left corner in the resized image (pixels; may be negative).
+    pub offset: [i64; 2],
+    /// The output's (width, height).
+    pub size: [u32; 2],
+}
+
+impl Placement {
+    /// Where an original point lands in the output.
+    pub fn to_output(&self, p: Point) -> Point {
+        let q = self.frame.to_model(p);
+        Point::new(q.x - self.offset[0] as f64, q.y - self.offset[1] as f64)
+    }
+
+    /// Where an output point came from in the original.
+    pub fn to_input(&self, p: Point) -> Point {
+        self.frame.to_original(Point::new(p.x + self.offset[0] as f64, p.y + self.offset[1] as f64))
+    }
+
+    /// The placed image.
+    pub fn apply(&self, img: &GreyImage, fill: f32) -> GreyImage {
+        let resized = resize(img, self.frame.model[0], self.frame.model[1]);
+        let [w, h] = self.size;
+        let (rw, rh) = (i64::from(resized.width), i64::from(resized.height));
+        let mut pixels = vec![fill; w as usize * h as usize];
+        for (y, row) in pixels.chunks_mut(w as usize).enumerate() {
+            let sy = y as i64 + self.offset[1];
+            if !(0..rh).contains(&sy) {
+                continue;
+            }
+            let src = &resized.pixels[(sy * rw) as usize..((sy + 1) * rw) as usize];
+            for (x, v) in row.iter_mut().enumerate() {
+                let sx = x as i64 + self.offset[0];
+                if (0..rw).contains(&sx) {
+                    *v = src[sx as usize];
+                }
+            }
+        }
+        GreyImage { width: w, height: h, pixels }
+    }
+}
+
 /// A similarity transform about an image's centre `c`: a point `p` moves to
 /// `c + s·R(θ)(p − c) + t`. Used to augment training images and to probe matching for
 /// systematic offsets on moved copies of one image.
@@ -164,12 +214,23 @@ impl Similarity {
     /// The moved image (same size; bilinear, edges clamped): output pixel `q` shows input
     /// position `c + R(−θ)(q − c − t)/s`.
     pub fn warp(&self, img: &GreyImage) -> GreyImage {
+        self.warp_filled(img, None)
+    }
+
+    /// [`Self::warp`], with `fill` (when given) wherever the input position lies more than
+    /// half a pixel outside the image.
+    pub fn warp_filled(&self, img: &GreyImage, fill: Option<f32>) -> GreyImage {
         let (sin, cos) = self.rotation.sin_cos();
         let (c, s, t) = (self.centre, self.scale, self.shift);
+        let (w, h) = (f64::from(img.width) - 0.5, f64::from(img.height) - 0.5);
         let pixels = (0..img.width * img.height)
             .map(|i| {
                 let (dx, dy) = (f64::from(i % img.width) - c.x - t.x, f64::from(i / img.width) - c.y - t.y);
-                sample_bilinear(img, c.x + (cos * dx + sin * dy) / s, c.y + (-sin * dx + cos * dy) / s)
+                let (x, y) = (c.x + (cos * dx + sin * dy) / s, c.y + (-sin * dx + cos * dy) / s);
+                match fill {
+                    Some(v) if x < -0.5 || y < -0.5 || x > w || y > h => v,
+                    _ => sample_bilinear(img, x, y),
+                }
             })
             .collect();
         GreyImage { width: img.width, height: img.height, pixels }
@@ -248,6 +309,37 @@ mod tests {
             assert_eq!(ours.pixels.len(), theirs.len());
             assert!(diff == 0.0, "{ow}×{oh}: {diff}");
         }
+    }
+
+    /// A placed image shows each original pixel where `to_output` says, and `to_input`
+    /// undoes it.
+    #[test]
+    fn placement_moves_points_with_the_pixels() {
+        let (w, h) = (300u32, 200u32);
+        let mut px = vec![0f32; (w * h) as usize];
+        for y in 118..=122 {
+            for x in 208..=212 {
+                px[(y * w + x) as usize] = 1.0;
+            }
+        }
+        let img = GreyImage::new(w, h, px).unwrap();
+        let placement = Placement { frame: Frame::new([w, h], [450, 300]), offset: [100, -40], size: [320, 400] };
+        let out = placement.apply(&img, 0.25);
+        assert_eq!((out.width, out.height), (320, 400));
+        assert_eq!(out.at(0, 0), 0.25, "above the resized image: the fill");
+        let (mut sx, mut sy, mut s) = (0.0, 0.0, 0.0);
+        for y in 0..out.height {
+            for x in 0..out.width {
+                let v = f64::from(out.at(x, y)) - 0.25 * f64::from(u8::from(!(40..340).contains(&y)));
+                sx += v * f64::from(x);
+                sy += v * f64::from(y);
+                s += v;
+            }
+        }
+        let expect = placement.to_output(Point::new(210.0, 120.0));
+        assert!((sx / s - expect.x).abs() < 0.05 && (sy / s - expect.y).abs() < 0.05, "centroid ({}, {}) vs {expect:?}", sx / s, sy / s);
+        let back = placement.to_input(expect);
+        assert!(back.distance(Point::new(210.0, 120.0)) < 1e-9);
     }
 
     /// The mapping must say where the resampler actually puts things: a bright square centred

@@ -1,5 +1,7 @@
 //! The same model code on two native backends: flex (CPU) and wgpu (Vulkan; lavapipe on a
-//! machine without a GPU). Under CI a missing Vulkan driver fails the test.
+//! machine without a GPU). Under CI a missing Vulkan driver fails the test. Needs the `gpu`
+//! and `train` features (scripts/test.sh builds them).
+#![cfg(all(feature = "gpu", feature = "train"))]
 
 mod common;
 

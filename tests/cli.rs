@@ -103,6 +103,7 @@ fn baseline_then_eval_on_a_synthetic_hand10_style_dataset() {
 /// output serves as pseudo-labels), detector training and detection; weights for another
 /// landmark count are refused with the counts named.
 #[test]
+#[cfg(feature = "train")] // trains a model
 fn ssl_and_tpl_commands_run_end_to_end() {
     let dataset = synthetic_dataset("cc2d", &[(0, 0), (12, -7), (-9, 15)], 0);
     let dir = dataset.path();
@@ -219,6 +220,7 @@ fn ssl_and_tpl_commands_run_end_to_end() {
 /// The GPU recipe runs end to end on the CPU with a tiny run of the `wide` preset: SSL,
 /// pseudo-labels, detector, detection, and both weights written in the shipped format.
 #[test]
+#[cfg(feature = "train")] // trains a model
 fn gpu_recipe_runs_on_the_cpu_with_a_tiny_run() {
     let dataset = synthetic_dataset("gpu-recipe", &[(0, 0), (12, -7), (-9, 15)], 0);
     let dir = dataset.path();
@@ -241,6 +243,7 @@ fn gpu_recipe_runs_on_the_cpu_with_a_tiny_run() {
 /// `calibrate` stores a confidence in the weights that `detect` then reports, and `eval
 /// --scores` judges it (AUROC and reliability table); `eval --json` writes the bias.
 #[test]
+#[cfg(feature = "train")] // trains a model
 fn calibrate_then_judge_the_confidence() {
     let dataset = synthetic_dataset("calibrate", &[(0, 0), (12, -7), (-9, 15), (6, 6)], 0);
     let dir = dataset.path();

@@ -80,7 +80,9 @@ async function open(files) {
       Object.assign(c, { bitmap, width: result.width, height: result.height, landmarks: result.landmarks.map((l) => ({ ...l, detected: { x: l.x, y: l.y }, edited: false })) });
       persist(c);
       if (i === first) await show(i);
-      status(`${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}.`);
+      const found = `${result.landmarks.length} landmarks on ${c.name} (${result.width}×${result.height}) in ${result.milliseconds.toFixed(0)} ms on ${result.backend}`;
+      if (result.recognised === false) status(`${c.name} does not look like a lateral cephalogram the model knows, any way round: its points are a guess, not a tracing. Check the image.`, true);
+      else status(`${found}${result.orientation ? `; the image was ${result.orientation}` : ""}.`);
     } catch (e) {
       c.error = e.message;
       status(e.message.startsWith(c.name) ? e.message : `${c.name}: ${e.message}`, true); // the other cases and their edits are untouched

@@ -15,7 +15,7 @@ use burn::tensor::Device;
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Point, Template};
-use crate::locate::{Locator, ReadBack};
+use crate::locate::{Locator, PhysicalFrame, ReadBack};
 use crate::preprocess::{Frame, resize};
 
 /// One pyramid level: the image is resized (anisotropically) to `size`×`size`.
@@ -179,6 +179,8 @@ pub struct NccMatcher {
     residuals: Vec<Point>,
     /// Each landmark's pixel in the template's coarsest level: where the search starts.
     starts: Vec<[usize; 2]>,
+    /// The template's size and spacing (see [`Locator::physical_frame`]).
+    physical_frame: Option<PhysicalFrame>,
 }
 
 impl NccMatcher {
@@ -206,7 +208,7 @@ impl NccMatcher {
             }
             patches.push(lp);
         }
-        Ok(Self { config, names: template.names(), patches, residuals, starts })
+        Ok(Self { config, names: template.names(), patches, residuals, starts, physical_frame: PhysicalFrame::of_template(template) })
     }
 
     fn locate_one(&self, levels: &[PaddedLevel], k: usize) -> (Point, f64) {
@@ -269,6 +271,10 @@ impl Locator for NccMatcher {
 
     fn landmark_names(&self) -> Vec<String> {
         self.names.clone()
+    }
+
+    fn physical_frame(&self) -> Option<PhysicalFrame> {
+        self.physical_frame
     }
 
     fn maps(&self, query: &GreyImage, _device: &Device) -> (Pyramid, Frame) {

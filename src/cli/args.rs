@@ -165,6 +165,10 @@ pub struct Outputs {
     /// Also write the detections (names, scores) as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The images' pixel spacing (mm per pixel) where the files and the dataset give none:
+    /// the detector and the matcher then see them at the scale they were trained at.
+    #[arg(long, value_name = "MM")]
+    pub spacing: Option<f64>,
     /// Threads (default: all cores). The Burn models use them inside each forward, two
     /// images in flight (one decoded while the other runs); the NCC baseline runs that many
     /// images at once.
@@ -174,8 +178,9 @@ pub struct Outputs {
 
 impl Outputs {
     /// Outputs for a split of the dataset (as the pipeline runs them).
+    #[cfg(feature = "train")]
     pub fn for_split(split: &str, out: PathBuf, json: Option<PathBuf>) -> Self {
-        Self { images: Vec::new(), split: Some(split.to_string()), shard: None, out, json, threads: None }
+        Self { images: Vec::new(), split: Some(split.to_string()), shard: None, out, json, threads: None, spacing: None }
     }
 
     /// The split to run on in `dataset`.
@@ -332,6 +337,7 @@ impl Default for CurveArgs {
     }
 }
 
+#[cfg(feature = "train")]
 impl CurveArgs {
     pub const OFF: Self = Self { eval_every: 0, eval_images: 0 };
 

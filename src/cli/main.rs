@@ -6,6 +6,8 @@ mod args;
 mod commands;
 mod report;
 mod runner;
+#[cfg(feature = "train")]
+mod training_report;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -14,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use commands::{advise_template, baseline, calibrate, detect, eval, export, labels, r#match, pipeline, template, train_ssl, train_tpl};
+use commands::{advise_template, baseline, calibrate, detect, eval, export, labels, r#match, pipeline, shift_bench, template, train_ssl, train_tpl};
 
 #[derive(Parser)]
 #[command(name = "cc2d", version, about = "One-shot medical landmark detection (CC2D), natively and in the browser")]
@@ -50,6 +52,10 @@ enum Command {
     Pipeline(pipeline::Args),
     /// Convert trained weights (SSL extractor or detector) to f16 for shipping (half the bytes).
     Export(export::Args),
+    /// The domain-shift benchmark: a split's images shifted as other devices shift them
+    /// (field of view, spacing, collimation, overlays, intensity, soft-tissue filter, all
+    /// mixed), written as datasets, and the detector, SSL matching and NCC scored on each.
+    ShiftBench(shift_bench::Args),
     /// Fit the detector's confidence (the probability of an error within 4 mm) on labelled
     /// images — the training images, never the test sets — and store it in the weights.
     Calibrate(calibrate::Args),
@@ -70,5 +76,6 @@ fn main() -> Result<()> {
         Command::Pipeline(a) => pipeline::run(a),
         Command::Export(a) => export::run(a),
         Command::Calibrate(a) => calibrate::run(a),
+        Command::ShiftBench(a) => shift_bench::run(a),
     }
 }

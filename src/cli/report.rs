@@ -1,17 +1,15 @@
-//! What the commands print: progress bars, score tables, the confidence report, and the
-//! accuracy-vs-time curve of a training run.
+//! What the commands print: progress bars, score tables and the confidence report (the
+//! training commands' own output: `training_report`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cc2d::io::dataset::{Dataset, Sample};
-use cc2d::io::image::{self, GreyImage};
+use cc2d::io::dataset::Dataset;
 use cc2d::io::landmarks::{Detection, Point, Predictions, normalise_id};
-use cc2d::metrics::{Evaluation, auroc_low_score, evaluate, evaluate_split, format_table, reliability};
-use cc2d::training::{EpochRecord, StepReport, append};
+use cc2d::metrics::{Evaluation, auroc_low_score, evaluate_split, format_table, reliability};
 
 /// A bar over `len` items (images).
 pub fn progress(len: usize, what: &str) -> ProgressBar {
@@ -19,24 +17,6 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
     bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template").progress_chars("=> "));
     bar.set_message(what.to_string());
     bar
-}
-
-/// A bar over a training run's optimisation steps.
-pub fn training_progress(steps: usize) -> ProgressBar {
-    let bar = ProgressBar::new(steps as u64);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {elapsed} elapsed, eta {eta}").expect("valid template").progress_chars("=> "));
-    bar
-}
-
-/// Moves a training bar to the step just done.
-pub fn show_step(bar: &ProgressBar, s: &StepReport) {
-    bar.set_position((s.epoch * s.steps_per_epoch + s.step + 1) as u64);
-    bar.set_message(format!("epoch {} loss {:.3}", s.epoch + 1, s.loss));
-}
-
-/// Prints a line above a progress bar (or plainly when output is not a terminal).
-pub fn say(bar: &ProgressBar, line: String) {
-    bar.suspend(|| println!("{line}"));
 }
 
 /// Scores predictions per split and prints the table; splits asked for by name must be
@@ -101,38 +81,4 @@ pub fn print_confidence(dataset: &Dataset, path: &Path, splits: &[String], spaci
         }
     }
     Ok(())
-}
-
-/// The accuracy-vs-time curve of a training run: labelled training images (never the
-/// template), decoded once, and `curve.csv` in the run folder.
-pub struct Curve<'a> {
-    samples: Vec<&'a Sample>,
-    images: Vec<GreyImage>,
-    file: PathBuf,
-}
-
-impl<'a> Curve<'a> {
-    pub fn new(samples: &[&'a Sample], template_path: &Path, count: usize, run: &Path) -> Result<Self> {
-        let samples: Vec<&Sample> = samples.iter().filter(|s| s.landmarks.is_some() && s.image_path != template_path).take(count).copied().collect();
-        let images = samples.iter().map(|s| image::load(&s.image_path)).collect::<cc2d::Result<_>>()?;
-        std::fs::create_dir_all(run)?;
-        let file = run.join("curve.csv");
-        if !file.exists() {
-            std::fs::write(&file, "epoch,seconds,images,mre_mm,sdr2,sdr4\n")?;
-        }
-        Ok(Self { samples, images, file })
-    }
-
-    /// Scores `locate` on the curve images against their labels, appends a line to the
-    /// curve and returns one to print.
-    pub fn log(&self, record: &EpochRecord, locate: impl Fn(&GreyImage) -> cc2d::Result<Vec<(Point, f64)>>) -> Result<String> {
-        if self.images.is_empty() {
-            return Ok("  no labelled training images for the curve".into());
-        }
-        let found = self.images.iter().map(|q| Ok(locate(q)?.into_iter().map(|(p, _)| p).collect::<Vec<_>>())).collect::<cc2d::Result<Vec<_>>>()?;
-        let e = evaluate(self.samples.iter().zip(&found).map(|(s, f)| (s.id.as_str(), f.as_slice(), s.landmarks.as_deref().expect("labelled"), s.spacing_mm.unwrap_or(0.1))))?;
-        let line = format!("{},{:.1},{},{:.4},{:.2},{:.2}\n", record.epoch, record.seconds, self.samples.len(), e.overall.mre, e.overall.sdr[0], e.overall.sdr[3]);
-        append(&self.file, &line)?;
-        Ok(format!("  {} training images: MRE {:.2} mm, SDR@4mm {:.1} %", self.samples.len(), e.overall.mre, e.overall.sdr[3]))
-    }
 }

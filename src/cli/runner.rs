@@ -9,39 +9,38 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 use cc2d::io::dataset::{Dataset, Sample};
-use cc2d::io::image;
+use cc2d::io::image::{self, GreyImage};
 use cc2d::io::landmarks::{Detection, Point, Predictions};
 use cc2d::locate::Locator;
+use cc2d::orientation::{Orientation, OrientationCheck, Oriented, locate_any_way_round};
 use cc2d::preprocess::Frame;
 
 use crate::args::Outputs;
 use crate::report::{print_scores, progress};
 
 /// Runs `locator` over `outputs.split` of `dataset` (all of it when `dataset` holds the image
-/// files named on the command line, `Outputs::files`), or only `outputs.shard` of that: times it, lets `post` amend the
-/// detections (e.g. a shape-model repair over all of them), writes the predictions (and
-/// JSON) and scores them when the dataset is labelled. `--threads` (default: all cores) is
-/// spent as `parallelism` says: images at once for detectors that run on one core each,
-/// threads inside each forward, two images in flight, for Burn models.
-#[allow(clippy::too_many_arguments)]
+/// files named on the command line, `Outputs::files`), or only `outputs.shard` of that, as
+/// `pass` says: times it, lets `post` amend the detections (e.g. a shape-model repair over
+/// all of them), writes the predictions (and JSON) and scores them when the dataset is
+/// labelled.
 pub fn run_detector(
     locator: &(impl Locator + Sync),
     device: &Device,
     dataset: &Dataset,
     names: &[String],
     outputs: &Outputs,
-    what: &str,
-    parallelism: Parallelism,
+    pass: Pass,
     post: impl FnOnce(&mut [Detection]),
 ) -> Result<()> {
     let split = if outputs.images.is_empty() { outputs.split(dataset) } else { "all" };
     let samples = dataset.split(split)?;
     let samples = outputs.shard.map_or(&samples[..], |s| s.select(&samples));
+    // `--spacing` for images whose dataset gives none (a file's own, DICOM's, still comes first).
+    let spaced: Vec<Sample> = samples.iter().map(|s| Sample { spacing_mm: s.spacing_mm.or(outputs.spacing), ..(*s).clone() }).collect();
+    let samples: Vec<&Sample> = spaced.iter().collect();
+    let samples = &samples[..];
     let start = Instant::now();
-    let results = detect_all(samples, outputs.threads, parallelism, what, |s| {
-        let (img, spacing) = image::load_with_spacing(&s.image_path)?;
-        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, locator.locate(&img, device)?).with_spacing(spacing.or(s.spacing_mm)))
-    });
+    let results = locate_samples(locator, device, samples, names, Pass { threads: outputs.threads, ..pass });
     let secs = start.elapsed().as_secs_f64();
     println!("{} images in {secs:.1} s ({:.3} s per image, wall clock)", samples.len(), secs / samples.len() as f64);
     // One image that cannot be read costs that image only: the others are written and
@@ -54,6 +53,13 @@ pub fn run_detector(
         }
     }
     let (done_samples, mut detections): (Vec<&Sample>, Vec<Detection>) = done.into_iter().unzip();
+    for d in &detections {
+        if d.recognised == Some(false) {
+            eprintln!("{}: not recognised any way round (mean confidence {:.2}): not the anatomy the model knows, so its points are a guess", d.image, mean_score(d));
+        } else if let Some(o) = &d.orientation {
+            eprintln!("{}: found {o}; the points are in the image's own pixels", d.image);
+        }
+    }
     post(&mut detections);
     let predictions = write_outputs(outputs, &detections, &done_samples)?;
     if !predictions.rows.is_empty() {
@@ -68,6 +74,40 @@ pub fn run_detector(
     Ok(())
 }
 
+/// Runs `locator` over `samples` (each decoded on its own, shown to the locator at the scale
+/// it was trained at where the image's spacing is known, and, where `pass` says, tried every
+/// way round) with a progress bar: one detection, or the reason there is none, per sample,
+/// in order.
+pub fn locate_samples(locator: &(impl Locator + Sync), device: &Device, samples: &[&Sample], names: &[String], pass: Pass) -> Vec<cc2d::Result<Detection>> {
+    detect_all(samples, pass.threads, pass.parallelism, pass.what, |s| {
+        let (img, spacing) = image::load_with_spacing(&s.image_path)?;
+        let spacing = spacing.or(s.spacing_mm);
+        let locate = |im: &GreyImage| locator.locate_at_scale(im, spacing, device);
+        let found = match &pass.orientation {
+            Some(check) => locate_any_way_round(&img, check, locate)?,
+            None => Oriented { found: locate(&img)?, orientation: Orientation::UPRIGHT, recognised: true },
+        };
+        Ok(Detection::new(&s.image_path.display().to_string(), img.width, img.height, names, found.found.clone()).with_spacing(spacing).with_orientation(&found))
+    })
+}
+
+/// How a pass over the images runs: threads (default: all cores) spent as `parallelism`
+/// says, a progress bar's label, and whether the detector checks which way round each image
+/// is ([`cc2d::orientation`]; the detector's calibrated confidence tells).
+#[derive(Clone, Copy, Debug)]
+pub struct Pass<'a> {
+    pub threads: Option<usize>,
+    pub parallelism: Parallelism,
+    pub what: &'a str,
+    pub orientation: Option<OrientationCheck>,
+}
+
+impl<'a> Pass<'a> {
+    pub fn new(what: &'a str, parallelism: Parallelism) -> Self {
+        Self { threads: None, parallelism, what, orientation: None }
+    }
+}
+
 /// How a detector spends the threads it is given.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Parallelism {
@@ -78,6 +118,10 @@ pub enum Parallelism {
     /// mostly single-threaded, the other's forward takes the idle core (Test1 on 2 cores:
     /// 66–77 → 51–56 ms per image).
     Forward,
+}
+
+fn mean_score(d: &Detection) -> f64 {
+    d.landmarks.iter().map(|l| l.score).sum::<f64>() / d.landmarks.len().max(1) as f64
 }
 
 /// Runs `detect` over samples with `threads` threads (default: all cores) spent as

@@ -172,6 +172,13 @@ pub fn load_with_spacing(path: &Path) -> Result<(GreyImage, Option<f64>)> {
     decode_with_spacing(&bytes, &path.display().to_string())
 }
 
+/// Writes a grey image as an 8-bit PNG (values in [0, 1], rounded).
+pub fn save_png(path: &Path, img: &GreyImage) -> Result<()> {
+    let bytes: Vec<u8> = img.pixels.iter().map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+    image::save_buffer_with_format(path, &bytes, img.width, img.height, image::ExtendedColorType::L8, ImageFormat::Png)
+        .map_err(|e| Error::Invalid(format!("{}: cannot write the PNG: {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

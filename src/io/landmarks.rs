@@ -278,6 +278,14 @@ pub struct Detection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spacing_mm: Option<f64>,
     pub landmarks: Vec<ScoredLandmark>,
+    /// Which way round the image was found where not upright ("mirrored (facing left)",
+    /// "inverted (white air)", …); the points are in the image's own pixels either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<String>,
+    /// False when the detector recognised the image no way round (not the anatomy it knows):
+    /// its points are a guess, not a tracing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recognised: Option<bool>,
 }
 
 /// A landmark with the detector's confidence in it (method-specific, higher is surer; in [0, 1]).
@@ -293,12 +301,20 @@ impl Detection {
     /// Names the located landmarks (`(position, score)` each, template order).
     pub fn new(image: &str, width: u32, height: u32, names: &[String], found: Vec<(Point, f64)>) -> Self {
         let landmarks = found.into_iter().zip(names).map(|((p, score), name)| ScoredLandmark { name: name.clone(), x: p.x, y: p.y, score }).collect();
-        Self { image: image.into(), width, height, spacing_mm: None, landmarks }
+        Self { image: image.into(), width, height, spacing_mm: None, landmarks, orientation: None, recognised: None }
     }
 
     /// The image's pixel spacing (mm), when known.
     pub fn with_spacing(mut self, spacing_mm: Option<f64>) -> Self {
         self.spacing_mm = spacing_mm;
+        self
+    }
+
+    /// Records how the image was found ([`crate::orientation`]): its orientation where not
+    /// upright, and `recognised: false` where it was recognised no way round.
+    pub fn with_orientation(mut self, found: &crate::orientation::Oriented) -> Self {
+        self.orientation = (found.orientation != crate::orientation::Orientation::UPRIGHT).then(|| found.orientation.describe());
+        self.recognised = (!found.recognised).then_some(false);
         self
     }
 

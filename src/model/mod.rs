@@ -38,7 +38,7 @@ pub fn device(kind: DeviceKind) -> crate::Result<Device> {
         DeviceKind::Cpu => Ok(Device::flex()),
         #[cfg(not(feature = "cpu"))]
         DeviceKind::Cpu => Err(Error::Invalid("this build has no CPU backend (enable the `cpu` feature)".into())),
-        #[cfg(feature = "cli")]
+        #[cfg(feature = "gpu")]
         DeviceKind::Wgpu => {
             // wgpu's runtime registers once per process: later callers (the pipeline trains,
             // then matches; tests on several threads) get the same device.
@@ -50,8 +50,8 @@ pub fn device(kind: DeviceKind) -> crate::Result<Device> {
             }
             Ok(slot.clone().expect("set above"))
         }
-        #[cfg(not(feature = "cli"))]
-        DeviceKind::Wgpu => Err(Error::Invalid("this build has no wgpu support (enable the `cli` feature)".into())),
+        #[cfg(not(feature = "gpu"))]
+        DeviceKind::Wgpu => Err(Error::Invalid("this build has no wgpu support: build with --features gpu (`cargo run --release --features gpu -- …`)".into())),
     }
 }
 

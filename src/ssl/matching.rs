@@ -13,7 +13,7 @@ use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Point, Template};
-use crate::locate::Locator;
+use crate::locate::{Locator, PhysicalFrame};
 use crate::model::extractor::CASCADE_LEVELS;
 use crate::model::image_tensor;
 use crate::model::similarity::cosine_similarity_map;
@@ -31,12 +31,15 @@ pub struct SslMatcher {
     anchors: Vec<Tensor<3>>,
     names: Vec<String>,
     templates: usize,
+    /// The first template's size and spacing (see [`Locator::physical_frame`]).
+    physical_frame: Option<PhysicalFrame>,
 }
 
 impl SslMatcher {
     pub fn new(model: SslModel, image_size: usize, matching: MatchingConfig, template_image: &GreyImage, template: &Template, device: &Device) -> Result<Self> {
         matching.validate()?;
-        let mut matcher = Self { model: model.fold_for_inference(), image_size, matching, anchors: Vec::new(), names: template.names(), templates: 0 };
+        let physical_frame = PhysicalFrame::of_template(template);
+        let mut matcher = Self { model: model.fold_for_inference(), image_size, matching, anchors: Vec::new(), names: template.names(), templates: 0, physical_frame };
         matcher.anchors = matcher.embed_template(template_image, template, device)?;
         matcher.templates = 1;
         Ok(matcher)
@@ -82,6 +85,10 @@ impl Locator for SslMatcher {
 
     fn landmark_names(&self) -> Vec<String> {
         self.names.clone()
+    }
+
+    fn physical_frame(&self) -> Option<PhysicalFrame> {
+        self.physical_frame
     }
 
     fn maps(&self, query: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {

@@ -10,7 +10,7 @@ use crate::config::{Preset, TplConfig};
 use crate::error::{Error, Result};
 use crate::io::image::GreyImage;
 use crate::io::landmarks::Point;
-use crate::locate::Locator;
+use crate::locate::{Locator, PhysicalFrame};
 use crate::model::detector::Detector;
 use crate::model::weights;
 use crate::preprocess::{Frame, Similarity, preprocess};
@@ -46,11 +46,13 @@ pub struct TplDetector {
     names: Option<Vec<String>>,
     /// Maps each landmark's evidence to P(error ≤ 4 mm); without one, the heatmap's peak.
     calibration: Option<Calibration>,
+    /// The frame it was trained in (see [`Locator::physical_frame`]).
+    physical_frame: Option<PhysicalFrame>,
 }
 
 impl TplDetector {
     pub fn new(model: Detector, config: TplConfig) -> Self {
-        Self { inference: model.clone().fold_for_inference(), model, config, names: None, tta: false, calibration: None }
+        Self { inference: model.clone().fold_for_inference(), physical_frame: config.physical_frame, model, config, names: None, tta: false, calibration: None }
     }
 
     /// Loads detector weights held in memory. The configuration comes from the weights'
@@ -147,6 +149,15 @@ impl TplDetector {
         self.config.detector.landmarks
     }
 
+    /// The physical frame for weights that do not record theirs (trained before it was
+    /// recorded): the template's, where it has a spacing.
+    /// The frame is kept in the configuration, so weights saved from here record it.
+    pub fn with_physical_frame_or(mut self, frame: Option<PhysicalFrame>) -> Self {
+        self.physical_frame = self.physical_frame.or(frame);
+        self.config.physical_frame = self.physical_frame;
+        self
+    }
+
     /// Turns test-time augmentation on or off (off by default: it costs one forward per copy).
     pub fn with_tta(mut self, tta: bool) -> Self {
         self.tta = tta;
@@ -210,6 +221,10 @@ impl Locator for TplDetector {
     /// The landmark names stored with the weights, else `L1`…`LK`.
     fn landmark_names(&self) -> Vec<String> {
         self.names.clone().unwrap_or_else(|| (1..=self.landmarks()).map(|i| format!("L{i}")).collect())
+    }
+
+    fn physical_frame(&self) -> Option<PhysicalFrame> {
+        self.physical_frame
     }
 
     fn maps(&self, image: &GreyImage, device: &Device) -> (Tensor<4>, Frame) {

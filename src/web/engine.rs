@@ -17,7 +17,8 @@ use wasm_bindgen::prelude::*;
 use crate::config::{MatchingConfig, Preset, TplConfig};
 use crate::io::image::GreyImage;
 use crate::io::landmarks::{Detection, Point, Template};
-use crate::locate::Locator;
+use crate::locate::{AtScale, Locator, PhysicalFrame};
+use crate::orientation::{OrientationCheck, Search};
 use crate::ssl::SslModel;
 use crate::ssl::matching::SslMatcher;
 use crate::tpl::detect::TplDetector;
@@ -242,16 +243,29 @@ impl Engine {
     #[wasm_bindgen(js_name = "match")]
     pub async fn match_template(&self, image: &Image) -> Result<String, Rejection> {
         let matcher = self.matcher_then_yield().await?;
-        detection_json(image, &matcher.landmark_names(), locate(&*matcher, &image.image, &self.device).await?)
+        detection_json(image, &matcher.landmark_names(), locate(&*matcher, image, matcher.physical_frame(), &self.device).await?)
     }
 
     /// The TPL detector, with test-time augmentation when `tta`. Resolves to the detection
     /// JSON; each landmark's `score` is its confidence (low: doubtful).
     pub async fn detect(&self, image: &Image, tta: bool) -> Result<String, Rejection> {
-        let detector = self.state.borrow().detector()?.clone();
+        let (detector, template_frame) = {
+            let state = self.state.borrow();
+            (state.detector()?.clone(), state.template.as_ref().and_then(|(_, t)| PhysicalFrame::of_template(t)))
+        };
         let detector = if tta == detector.tta() { detector } else { Rc::new((*detector).clone().with_tta(tta)) };
         let names = self.landmark_names();
-        detection_json(image, &names, locate(&*detector, &image.image, &self.device).await?)
+        let frame = detector.physical_frame().or(template_frame);
+        // Upright, and every other way round when the detector is unsure of it.
+        let check = OrientationCheck::for_detector(detector.calibration().is_some());
+        let mut search = Search::new(check, [image.image.width, image.image.height], locate(&*detector, image, frame, &self.device).await?);
+        while let Some(o) = search.next() {
+            let turned = Image { image: o.apply(&image.image), name: image.name.clone(), spacing_mm: image.spacing_mm };
+            search.add(o, locate(&*detector, &turned, frame, &self.device).await?);
+        }
+        let found = search.finish();
+        let detection = Detection::new(&image.name, image.image.width, image.image.height, &names, found.found.clone()).with_spacing(image.spacing_mm).with_orientation(&found);
+        serde_json::to_string(&detection).map_err(Rejection::internal)
     }
 
     /// Matches the image against the template and keeps it, with the matches as
@@ -260,7 +274,7 @@ impl Engine {
     pub async fn pseudo_label(&self, image: &Image) -> Result<String, Rejection> {
         let side = self.state.borrow().training_config()?.image_size as u32;
         let matcher = self.matcher_then_yield().await?;
-        let found = locate(&*matcher, &image.image, &self.device).await?;
+        let found = locate(&*matcher, image, matcher.physical_frame(), &self.device).await?;
         let points: Vec<Point> = found.iter().map(|&(p, _)| p).collect();
         let mut state = self.state.borrow_mut();
         state.training_set.push(LabelledImage::new(&image.image, &points, side));
@@ -457,10 +471,12 @@ impl Engine {
     }
 }
 
-/// `maps`, an asynchronous read-back, `decode`: [`Locator::locate`] as a browser must do it.
-async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &GreyImage, device: &Device) -> Result<Vec<(Point, f64)>, Rejection> {
-    let (maps, frame) = locator.maps(image, device);
-    Ok(locator.decode(&read(maps, "the maps").await?, &frame))
+/// `maps`, an asynchronous read-back, `decode`: [`Locator::locate_at_scale`] as a browser
+/// must do it (the image shown at `physical_frame`'s scale where its spacing is known).
+async fn locate(locator: &impl Locator<Maps = Tensor<4>>, image: &Image, physical_frame: Option<PhysicalFrame>, device: &Device) -> Result<Vec<(Point, f64)>, Rejection> {
+    let at = AtScale::new(&image.image, image.spacing_mm, physical_frame);
+    let (maps, frame) = locator.maps(&at.image, device);
+    Ok(at.back(locator.decode(&read(maps, "the maps").await?, &frame)))
 }
 
 fn detection_json(image: &Image, names: &[String], found: Vec<(Point, f64)>) -> Result<String, Rejection> {

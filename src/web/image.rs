@@ -54,6 +54,17 @@ impl Image {
         self.image.height
     }
 
+    /// Sets the pixel spacing (mm per pixel; e.g. the app's calibration), which overrides
+    /// the file's: the detector and the matcher see the image at the scale they were trained at.
+    #[wasm_bindgen(js_name = setSpacingMm)]
+    pub fn set_spacing_mm(&mut self, spacing_mm: f64) -> Result<(), Rejection> {
+        if !(spacing_mm.is_finite() && spacing_mm > 0.0 && spacing_mm < 10.0) {
+            return Err(Rejection::from(crate::Error::Invalid(format!("{}: spacingMm must be a pixel size in mm (0 < spacingMm < 10), got {spacing_mm}", self.name))));
+        }
+        self.spacing_mm = Some(spacing_mm);
+        Ok(())
+    }
+
     /// Millimetres per pixel from the file (DICOM's PixelSpacing or ImagerPixelSpacing), if any.
     #[wasm_bindgen(getter, js_name = spacingMm)]
     pub fn spacing_mm(&self) -> Option<f64> {

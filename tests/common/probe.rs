@@ -65,6 +65,7 @@ pub fn tiny_detector_config() -> cc2d::model::detector::DetectorConfig {
 /// Training on a GPU (the GPU recipe natively, fine-tuning on WebGPU) must give what flex
 /// gives: Burn's GPU backends have no backward for bilinear `interpolate`, so the decoders'
 /// upsampling must not need it.
+#[cfg(feature = "train")]
 pub fn detector_training_step(start: &cc2d::model::detector::Detector, device: &Device) -> (Tensor<1>, Tensor<4>) {
     use cc2d::config::TplConfig;
     use cc2d::io::image::GreyImage;

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use cc2d::baseline::ncc::{NccConfig, NccMatcher};
 
 use crate::args::RunArgs;
-use crate::runner::{Parallelism, run_detector};
+use crate::runner::{Parallelism, Pass, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,5 +32,5 @@ pub fn run(a: Args) -> Result<()> {
     let files = outputs.files()?;
     let images = files.as_ref().unwrap_or(&setup.dataset);
     println!("NCC baseline: template {} ({} landmarks), {}", setup.template.image, setup.template.landmarks.len(), outputs.describe(images));
-    run_detector(&matcher, &Device::flex(), images, &setup.template.names(), outputs, "ncc", Parallelism::Images, |_| ())
+    run_detector(&matcher, &Device::flex(), images, &setup.template.names(), outputs, Pass::new("ncc", Parallelism::Images), |_| ())
 }

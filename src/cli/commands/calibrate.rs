@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use cc2d::config::Preset;
 use cc2d::io::dataset::Sample;
 use cc2d::io::image;
-use cc2d::locate::{Locator, ReadBack};
+use cc2d::locate::{Locator, PhysicalFrame, ReadBack};
 use cc2d::model::DeviceKind;
 use cc2d::tpl::confidence::{Calibration, GOOD_WITHIN_MM};
 use cc2d::tpl::detect::{Evidence, TplDetector};
@@ -59,7 +59,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     bar.finish_and_clear();
     let calibration = Calibration::fit(names.len(), &plain_points, &tta_points);
-    let calibrated = TplDetector::load(&a.weights, Preset::Small, None, &Device::flex())?.with_calibration(Some(calibration.clone()));
+    let calibrated = TplDetector::load(&a.weights, Preset::Small, None, &Device::flex())?
+        .with_calibration(Some(calibration.clone()))
+        .with_physical_frame_or(PhysicalFrame::of_template(&setup.template));
     calibrated.save(&a.to, &names)?;
     let share = |p: &[(Evidence, usize, bool)]| 100.0 * p.iter().filter(|x| x.2).count() as f64 / p.len().max(1) as f64;
     println!(

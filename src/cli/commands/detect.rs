@@ -3,11 +3,12 @@
 use anyhow::Result;
 
 use cc2d::io::landmarks::Template;
-use cc2d::locate::Locator;
+use cc2d::locate::{Locator, PhysicalFrame};
+use cc2d::orientation::OrientationCheck;
 use cc2d::tpl::detect::TplDetector;
 
 use crate::args::{ModelArgs, ModelRunArgs, Outputs, TemplateSource, Weights};
-use crate::runner::{Parallelism, repair_shapes, run_detector};
+use crate::runner::{Parallelism, Pass, repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,11 +23,21 @@ pub struct Args {
     /// a second round.
     #[arg(long)]
     repair_shapes: bool,
+    /// Take every image as upright and right-facing: skip the check that tries the other
+    /// ways round (mirrored, turned, inverted) when the detector is unsure of an image.
+    #[arg(long)]
+    upright: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
     let c = &a.common;
-    detect(&c.run.source, &Weights::or(c.weights.as_deref(), Weights::DETECTOR), c.model, Detecting { tta: a.tta, repair_shapes: a.repair_shapes }, &c.run.outputs)
+    detect(
+        &c.run.source,
+        &Weights::or(c.weights.as_deref(), Weights::DETECTOR),
+        c.model,
+        Detecting { tta: a.tta, repair_shapes: a.repair_shapes, upright: a.upright },
+        &c.run.outputs,
+    )
 }
 
 /// How `detect` runs the detector.
@@ -34,6 +45,8 @@ pub fn run(a: Args) -> Result<()> {
 pub struct Detecting {
     pub tta: bool,
     pub repair_shapes: bool,
+    /// Skip the orientation check.
+    pub upright: bool,
 }
 
 /// Detects on every image of `outputs.split` (or the files named in `outputs`). The template (a JSON file, or the dataset's
@@ -53,13 +66,24 @@ pub fn detect(source: &TemplateSource, weights: &Weights, model: ModelArgs, how:
         Err(e) => return Err(e),
     };
     let (bytes, weights_name) = weights.read()?;
-    let detector = TplDetector::from_bytes(bytes, &weights_name, model.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?.with_tta(how.tta);
+    let detector = TplDetector::from_bytes(bytes, &weights_name, model.preset, template.as_ref().map(|t| t.landmarks.len()), &device)?
+        .with_tta(how.tta)
+        .with_physical_frame_or(template.as_ref().and_then(PhysicalFrame::of_template));
     let names = template.as_ref().map_or_else(|| detector.landmark_names(), Template::names);
     println!("CC2D-TPL detection: weights {}, {} landmarks, {}", weights, names.len(), outputs.describe(&dataset));
     let side = detector.config().image_size;
-    run_detector(&detector, &device, &dataset, &names, outputs, "detect", Parallelism::Forward, |found| {
-        if how.repair_shapes {
-            repair_shapes(found, side);
-        }
-    })
+    let calibrated = detector.calibration().is_some();
+    run_detector(
+        &detector,
+        &device,
+        &dataset,
+        &names,
+        outputs,
+        Pass { orientation: (!how.upright).then(|| OrientationCheck::for_detector(calibrated)), ..Pass::new("detect", Parallelism::Forward) },
+        |found| {
+            if how.repair_shapes {
+                repair_shapes(found, side);
+            }
+        },
+    )
 }

@@ -11,7 +11,7 @@ use cc2d::ssl::SslModel;
 use cc2d::ssl::matching::SslMatcher;
 
 use crate::args::{MatchingArgs, ModelArgs, ModelRunArgs, Outputs, Setup, Weights};
-use crate::runner::{Parallelism, repair_shapes, run_detector};
+use crate::runner::{Parallelism, Pass, repair_shapes, run_detector};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,7 +60,7 @@ pub fn pseudo_label(setup: &Setup, more: &[(GreyImage, Template)], weights: &Wei
     let more_note = if more.is_empty() { String::new() } else { format!(" and {} more", more.len()) };
     println!("CC2D-SSL matching: weights {}, template {}{more_note} ({} landmarks), {}", weights, template.image, template.landmarks.len(), outputs.describe(images));
     let repair = matching.repair_shapes;
-    run_detector(&matcher, &device, images, &template.names(), outputs, "match", Parallelism::Forward, |found| {
+    run_detector(&matcher, &device, images, &template.names(), outputs, Pass::new("match", Parallelism::Forward), |found| {
         if repair {
             repair_shapes(found, config.image_size);
         }

@@ -16,7 +16,8 @@ use cc2d::ssl::matching::SslMatcher;
 use cc2d::training::RunDir;
 
 use crate::args::{CurveArgs, ModelArgs, default_data};
-use crate::report::{Curve, progress, say, show_step, training_progress};
+use crate::report::progress;
+use crate::training_report::{Curve, say, show_step, training_progress};
 
 #[derive(clap::Args)]
 pub struct Args {

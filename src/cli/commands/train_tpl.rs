@@ -8,14 +8,15 @@ use anyhow::{Result, bail};
 use cc2d::config::TplConfig;
 use cc2d::io::image;
 use cc2d::io::landmarks::Predictions;
-use cc2d::locate::Locator;
+use cc2d::locate::{Locator, PhysicalFrame};
 use cc2d::ssl::SslModel;
 use cc2d::tpl::detect::TplDetector;
 use cc2d::tpl::train::LabelledImage;
 use cc2d::training::RunDir;
 
 use crate::args::{CurveArgs, ModelArgs, Setup, TemplateSource, Weights};
-use crate::report::{Curve, progress, say, show_step, training_progress};
+use crate::report::progress;
+use crate::training_report::{Curve, say, show_step, training_progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,6 +60,17 @@ pub struct Args {
     /// Adam's L2 weight decay (default none; the authors' code: 1e-4).
     #[arg(long)]
     weight_decay: Option<f64>,
+    /// Augmentation: the scale drawn log-uniformly in LOW,HIGH (another device's field of
+    /// view, the part past the image's edge blank) instead of 1 ± 0.1.
+    #[arg(long, value_delimiter = ',', num_args = 1, value_name = "LOW,HIGH", conflicts_with = "continue_training")]
+    scale_range: Option<Vec<f64>>,
+    /// Augmentation: translation up to this fraction of the side (default 0.05).
+    #[arg(long, conflicts_with = "continue_training")]
+    translation: Option<f64>,
+    /// Augmentation: the share of samples that also get another device's look (collimation,
+    /// overlays, a soft-tissue filter, gamma, blur, noise, JPEG; `cc2d shift-bench`'s shifts).
+    #[arg(long, conflicts_with = "continue_training")]
+    device_shifts: Option<f64>,
     /// The detector's output stride in model pixels (default: the preset's, 4 for small): 2
     /// adds a half-resolution decoder level (about 1.4× the compute of the small detector).
     #[arg(long, conflicts_with = "continue_training")]
@@ -107,6 +119,21 @@ pub fn run(a: Args) -> Result<()> {
     }
     config.lr_decay = a.lr_decay;
     config.weight_decay = a.weight_decay;
+    if let Some(range) = &a.scale_range {
+        let &[low, high] = range.as_slice() else { bail!("--scale-range takes two numbers, LOW,HIGH (e.g. 0.7,1.45)") };
+        anyhow::ensure!(0.0 < low && low <= high, "--scale-range {low},{high}: need 0 < LOW ≤ HIGH");
+        config.scale_range = Some([low, high]);
+    }
+    if let Some(t) = a.translation {
+        config.translation = t;
+    }
+    if let Some(p) = a.device_shifts {
+        anyhow::ensure!((0.0..=1.0).contains(&p), "--device-shifts {p}: a share, 0 to 1");
+        config.device_shifts = Some(p);
+    }
+    // The frame the detector learns in: the template's size and spacing, so that an image of
+    // known spacing is later shown to it at this scale.
+    config.physical_frame = PhysicalFrame::of_template(&setup.template);
     if let Some(stride) = a.output_stride {
         config.detector = config.detector.with_output_stride(stride)?;
     }
