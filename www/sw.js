@@ -1,7 +1,7 @@
 // The app's service worker: keeps the app's own files and the package's scripts, so that
 // after one visit the app opens and detects with the network off. (The package keeps its
 // wasm and weights in its own Cache API store, checked by hash: they are not duplicated.)
-const CACHE = "cc2d-app-v4";
+const CACHE = "cc2d-app-v5";
 const SHELL = [
   "./",
   "index.html",
@@ -15,6 +15,7 @@ const SHELL = [
   "node_modules/cc2d/manifest.js",
   "node_modules/cc2d/methods.js",
   "node_modules/cc2d/errors.js",
+  "node_modules/cc2d/backend.js",
   "node_modules/cc2d/models.js",
   "node_modules/cc2d/worker.js",
   "node_modules/cc2d/worker-client.js",
