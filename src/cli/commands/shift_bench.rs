@@ -137,7 +137,7 @@ pub fn run(a: Args) -> Result<()> {
     print!("\n{table}");
     let (md, csv) = (out.join(format!("table{suffix}.md")), out.join(format!("table{suffix}.csv")));
     std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
-    std::fs::write(&csv, rows_csv(&rows))?;
+    std::fs::write(&csv, rows_csv(&rows)?)?;
     println!("wrote {} and {}", md.display(), csv.display());
     Ok(())
 }
@@ -274,23 +274,35 @@ pub fn format_rows(rows: &[Row]) -> String {
     t
 }
 
-fn rows_csv(rows: &[Row]) -> String {
-    let mut t = String::from("shift,method,points,mre_mm,sd_mm,sdr2,sdr4,max_mm,over_10mm,auroc_4mm\n");
-    for r in rows {
-        let _ = writeln!(
-            t,
-            "{},{},{},{},{},{},{},{},{},{}",
-            r.kind.name(),
-            r.method.name(),
-            r.points,
-            r.mre,
-            r.sd,
-            r.sdr2,
-            r.sdr4,
-            r.max,
-            r.over_10mm,
-            r.auroc.map_or(String::new(), |v| v.to_string())
-        );
+/// The table as CSV, full precision: one record per kind and method.
+fn rows_csv(rows: &[Row]) -> Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Record<'a> {
+        shift: &'a str,
+        method: &'a str,
+        points: usize,
+        mre_mm: f64,
+        sd_mm: f64,
+        sdr2: f64,
+        sdr4: f64,
+        max_mm: f64,
+        over_10mm: usize,
+        auroc_4mm: Option<f64>,
     }
-    t
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(Record {
+            shift: r.kind.name(),
+            method: r.method.name(),
+            points: r.points,
+            mre_mm: r.mre,
+            sd_mm: r.sd,
+            sdr2: r.sdr2,
+            sdr4: r.sdr4,
+            max_mm: r.max,
+            over_10mm: r.over_10mm,
+            auroc_4mm: r.auroc,
+        })?;
+    }
+    Ok(w.into_inner()?)
 }
